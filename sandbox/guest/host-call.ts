@@ -1,0 +1,41 @@
+// Asynchronous host operations: the guest starts one with bindings.call and parks a promise; the
+// host answers through complete(). The answer is a host entry, so it re-enters the caller's run.
+import type { DispatchResult, HostBindings, HostCallName, HostCalls, WireError } from "../protocol.ts";
+import { currentRun, enterRun } from "./current-run.ts";
+
+interface Parked { run: string; resolve(value: unknown): void; reject(error: unknown): void }
+
+const parked = new Map<number, Parked>();
+let nextId = 1;
+let call: HostBindings["call"] | undefined;
+
+export function useHostCalls(bindings: HostBindings): void {
+  call = bindings.call;
+}
+
+export function hostCall<K extends HostCallName>(op: K, arg: HostCalls[K]["arg"]): Promise<HostCalls[K]["result"]> {
+  const id = nextId++;
+  const run = currentRun();
+  return new Promise((resolve, reject) => {
+    parked.set(id, { run, resolve: resolve as (value: unknown) => void, reject });
+    call!(run, id, op, arg);
+  });
+}
+
+export function complete(id: number, result: DispatchResult<unknown>): void {
+  const entry = parked.get(id);
+  if (!entry) return;
+  parked.delete(id);
+  enterRun(entry.run);
+  if (result.ok) entry.resolve(result.value);
+  else entry.reject(toError(result.error));
+}
+
+const ERRORS: Record<string, new (message: string) => Error> = { TypeError, RangeError, SyntaxError, Error };
+
+export function toError(wire: WireError): Error {
+  if (wire.name === "AbortError" || wire.name === "TimeoutError") return new DOMException(wire.message, wire.name);
+  const error = new (ERRORS[wire.name] ?? Error)(wire.message);
+  if (wire.code) (error as Error & { code?: string }).code = wire.code;
+  return error;
+}

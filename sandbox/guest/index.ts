@@ -1,0 +1,101 @@
+// The guest runtime: evaluated once in every isolate before user code. It installs the Web APIs
+// on the global scope, then exposes { setModule, dispatch, settle } to the host through a global
+// that the host reads and deletes before user code runs.
+import type { DispatchResult, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
+import { installWebApis } from "./web/index.ts";
+import { enterRun } from "./current-run.ts";
+import { complete, useHostCalls } from "./host-call.ts";
+import { toRequest, fromResponse } from "./wire.ts";
+import { createContext, type Pending } from "./context.ts";
+
+const g = globalThis as Record<string, unknown>;
+const bindings = g[BOOT_BINDINGS_GLOBAL] as HostBindings;
+delete g[BOOT_BINDINGS_GLOBAL];
+
+useHostCalls(bindings);
+installWebApis(bindings);
+
+type Handlers = { fetch?: Function; job?: Function; scheduled?: Function };
+let handlers: Handlers = {};
+const pending = new Map<string, Pending>();
+
+function wireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: String(error.name),
+      message: String(error.message),
+      stack: typeof error.stack === "string" ? error.stack : undefined,
+      code: typeof code === "string" ? code : undefined,
+    };
+  }
+  return { name: "Error", message: `Uncaught ${safeString(error)}` };
+}
+
+function safeString(value: unknown): string {
+  try { return typeof value === "string" ? value : JSON.stringify(value) ?? String(value); }
+  catch { return Object.prototype.toString.call(value); }
+}
+
+function setModule(namespace: Record<string, unknown>): DispatchResult<string[]> {
+  const exported = namespace.default as Handlers | undefined;
+  if (!exported || (typeof exported !== "object" && typeof exported !== "function")) {
+    return { ok: false, error: { name: "TypeError", message: "The module has no default export: export default { fetch(request, env, ctx) { ... } }" } };
+  }
+  const found: Handlers = {};
+  for (const name of ["fetch", "job", "scheduled"] as const) {
+    const fn = exported[name];
+    if (typeof fn === "function") found[name] = fn.bind(exported);
+  }
+  if (!found.fetch && !found.job && !found.scheduled) {
+    return { ok: false, error: { name: "TypeError", message: "The default export has none of the handlers fetch, job, scheduled" } };
+  }
+  handlers = found;
+  return { ok: true, value: Object.keys(found) };
+}
+
+async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
+  const handler = handlers[kind];
+  if (!handler) {
+    return { ok: false, error: { name: "TypeError", code: "ERR_NO_HANDLER", message: `The function has no ${kind} handler` } };
+  }
+  enterRun(info.runId);
+  try {
+    const { ctx, state } = createContext(info);
+    pending.set(info.runId, state);
+    const input = kind === "fetch" ? toRequest(arg as WireRequest, state.abort.signal) : arg;
+    const env = Object.freeze({ ...info.env });
+    const value = await handler(input, env, ctx);
+    enterRun(info.runId);
+    if (kind !== "fetch") return { ok: true, value: value === undefined ? null : value };
+    if (!(value instanceof Response)) {
+      return { ok: false, error: { name: "TypeError", message: `fetch handler returned ${safeString(value)?.slice(0, 80) ?? typeof value}, not a Response` } };
+    }
+    const wire: WireResponse = await fromResponse(value);
+    return { ok: true, value: wire };
+  } catch (error) {
+    return { ok: false, error: wireError(error) };
+  }
+}
+
+/** Resolves once every ctx.waitUntil promise of the invocation has settled; forgets it. */
+async function settle(runId: string): Promise<void> {
+  const state = pending.get(runId);
+  if (!state) return;
+  try {
+    await Promise.allSettled(state.waitUntil);
+  } finally {
+    pending.delete(runId);
+  }
+}
+
+/** The host gave up on the invocation (wall-clock limit): abort its signal and forget it. */
+function abort(runId: string): void {
+  const state = pending.get(runId);
+  pending.delete(runId);
+  state?.abort.abort(new DOMException("The invocation exceeded its wall-clock limit", "TimeoutError"));
+}
+
+const runtime: GuestRuntime = { setModule, dispatch, settle, abort, complete };
+g[BOOT_RUNTIME_GLOBAL] = runtime;

@@ -1,0 +1,192 @@
+// One isolate with the guest runtime booted and, once loaded, one function's module.
+import ivm from "isolated-vm";
+import type { DispatchResult, InvocationInfo, TriggerKind } from "../protocol.ts";
+import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
+import { createBindings, type InvocationHooks } from "./bindings.ts";
+import { SandboxError, type LimitCode } from "./limits.ts";
+import { guestRuntimeSource } from "./runtime-bundle.ts";
+
+/** Code cache of the guest runtime, shared by every isolate of the process. */
+let runtimeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+
+/** One invocation in flight: its hooks and the CPU time charged to it. */
+export interface Inflight {
+  hooks: InvocationHooks;
+  cpuNs: number;
+}
+
+type RuntimeRefs = Record<"setModule" | "dispatch" | "settle" | "abort" | "complete", ivm.Reference<Function>>;
+
+const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
+const COPY_PROMISE = { arguments: { copy: true }, result: { copy: true, promise: true } } as const;
+
+export class Sandbox {
+  readonly isolate: ivm.Isolate;
+  readonly memoryMb: number;
+  readonly inflight = new Map<string, Inflight>();
+  /** Set when the host killed the isolate for a limit; explains failures of calls in flight. */
+  killedFor: LimitCode | undefined;
+  /** CPU time (ns) at the watchdog's last look. */
+  lastCpuNs = 0;
+  lastUsed = Date.now();
+  private context!: ivm.Context;
+  private runtime!: RuntimeRefs;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  private constructor(memoryMb: number) {
+    this.memoryMb = memoryMb;
+    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+  }
+
+  /** A fresh isolate with the guest runtime evaluated and no user code. */
+  static async boot(memoryMb: number): Promise<Sandbox> {
+    const sandbox = new Sandbox(memoryMb);
+    try {
+      await sandbox.bootRuntime();
+    } catch (error) {
+      sandbox.dispose();
+      throw error;
+    }
+    return sandbox;
+  }
+
+  private async bootRuntime(): Promise<void> {
+    const source = await guestRuntimeSource();
+    this.context = await this.isolate.createContext();
+    const global = this.context.global;
+    await global.set("globalThis", global.derefInto());
+    const bindings = createBindings({
+      hooks: (run) => this.inflight.get(run)?.hooks,
+      complete: (id, result) => this.complete(id, result),
+      timer: (ms, done) => this.timer(ms, done),
+    });
+    await global.set(BOOT_BINDINGS_GLOBAL, bindings, { copy: true });
+    const script = await this.isolate.compileScript(source, {
+      filename: "isobox:runtime",
+      cachedData: runtimeCache,
+      produceCachedData: runtimeCache === undefined,
+    });
+    if (script.cachedData) runtimeCache = script.cachedData;
+    await script.run(this.context);
+    const runtime = (await global.get(BOOT_RUNTIME_GLOBAL, { reference: true })) as ivm.Reference<Record<string, Function>>;
+    await global.delete(BOOT_RUNTIME_GLOBAL);
+    const get = async (name: keyof RuntimeRefs) => (await runtime.get(name, { reference: true })) as ivm.Reference<Function>;
+    this.runtime = {
+      setModule: await get("setModule"),
+      dispatch: await get("dispatch"),
+      settle: await get("settle"),
+      abort: await get("abort"),
+      complete: await get("complete"),
+    };
+  }
+
+  /** Compiles and evaluates the function's module and hands it to the runtime. */
+  async load(code: string, filename: string, evaluateTimeoutMs: number): Promise<string[]> {
+    const module = await compileModule(this.isolate, code, filename);
+    await module.instantiate(this.context, (specifier) => {
+      throw new SandboxError("ERR_COMPILE", `Cannot import "${specifier}": deploy one self-contained module (isobox deploy bundles imports)`);
+    });
+    try {
+      await module.evaluate({ timeout: evaluateTimeoutMs });
+    } catch (error) {
+      throw this.translate(error, "ERR_FUNCTION_THREW");
+    }
+    const result = (await this.runtime.setModule.apply(undefined, [module.namespace.derefInto()], { result: { copy: true } })) as DispatchResult<string[]>;
+    if (!result.ok) throw new SandboxError("ERR_FUNCTION_THREW", result.error.message);
+    return result.value;
+  }
+
+  /** Runs one handler; resolves with the guest's result or rejects with a SandboxError. */
+  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<unknown> {
+    this.inflight.set(info.runId, { hooks, cpuNs: 0 });
+    this.lastUsed = Date.now();
+    let result: DispatchResult<unknown>;
+    try {
+      result = (await this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE)) as DispatchResult<unknown>;
+    } catch (error) {
+      throw this.translate(error, "ERR_ISOLATE_DISPOSED");
+    }
+    if (result.ok) return result.value;
+    const { error } = result;
+    if (error.code === "ERR_NO_HANDLER") throw new SandboxError("ERR_NO_HANDLER", error.message);
+    throw new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack);
+  }
+
+  /** Waits for ctx.waitUntil work of a finished invocation, then forgets it. */
+  async settle(runId: string): Promise<void> {
+    try {
+      await this.runtime.settle.apply(undefined, [runId], COPY_PROMISE);
+    } catch {
+      // The isolate died; there is nothing left to wait for.
+    } finally {
+      this.inflight.delete(runId);
+    }
+  }
+
+  /** Abandons an invocation (wall-clock limit): aborts its signal inside the guest. */
+  abandon(runId: string): void {
+    this.inflight.delete(runId);
+    if (!this.isolate.isDisposed) this.runtime.abort.applyIgnored(undefined, [runId], COPY);
+  }
+
+  /** CPU time of the isolate so far, in nanoseconds (0 once disposed). */
+  cpuNs(): number {
+    return this.isolate.isDisposed ? this.lastCpuNs : Number(this.isolate.cpuTime);
+  }
+
+  kill(reason: LimitCode): void {
+    this.killedFor ??= reason;
+    this.dispose();
+  }
+
+  dispose(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.isolate.isDisposed;
+  }
+
+  private complete(id: number, result: DispatchResult<unknown>): void {
+    if (this.isolate.isDisposed) return;
+    this.runtime.complete.apply(undefined, [id, result], COPY).catch(() => {
+      // The isolate was disposed between the check and the call.
+    });
+  }
+
+  private timer(ms: number, done: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      done();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Maps an isolated-vm failure to the limit that caused it. */
+  private translate(error: unknown, fallback: "ERR_FUNCTION_THREW" | "ERR_ISOLATE_DISPOSED"): SandboxError {
+    if (error instanceof SandboxError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.killedFor) return new SandboxError(this.killedFor, message);
+    if (/memory limit/i.test(message)) {
+      this.killedFor = "ERR_MEMORY_LIMIT";
+      return new SandboxError("ERR_MEMORY_LIMIT", message);
+    }
+    if (/timed out/i.test(message)) {
+      this.kill("ERR_CPU_LIMIT");
+      return new SandboxError("ERR_CPU_LIMIT", message);
+    }
+    return new SandboxError(this.isolate.isDisposed ? "ERR_ISOLATE_DISPOSED" : fallback, message, error instanceof Error ? error.stack : undefined);
+  }
+}
+
+/** Compiles a module, turning V8's "message [file:line:col]" into an ERR_COMPILE. */
+export async function compileModule(isolate: ivm.Isolate, code: string, filename: string): Promise<ivm.Module> {
+  try {
+    return await isolate.compileModule(code, { filename });
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new SandboxError("ERR_COMPILE", message);
+  }
+}

@@ -1,0 +1,97 @@
+// The wire between the host (Node) and the guest runtime (inside an isolate).
+// Everything that crosses is plain data copied by isolated-vm: no Reference, no host object.
+
+/** Header list as a flat array: [name0, value0, name1, value1, ...]; names lower-case. */
+export type HeaderPairs = string[];
+
+export interface WireRequest {
+  method: string;
+  url: string;
+  headers: HeaderPairs;
+  body: ArrayBuffer | null;
+  /** Only on guest → host fetch: the guest's `redirect` mode. */
+  redirect?: "follow" | "manual" | "error";
+}
+
+export interface WireResponse {
+  status: number;
+  statusText: string;
+  headers: HeaderPairs;
+  body: ArrayBuffer | null;
+  /** Only on host → guest fetch results: the final URL after redirects. */
+  url?: string;
+  redirected?: boolean;
+}
+
+/** An error that crossed the boundary, as data. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
+
+/** What a dispatch returns to the host; the guest never throws across the boundary. */
+export type DispatchResult<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+export type TriggerKind = "fetch" | "job" | "scheduled";
+
+/** Per-invocation data the host passes with each dispatch. */
+export interface InvocationInfo {
+  runId: string;
+  traceId: string;
+  tenant: string;
+  function: string;
+  env: Record<string, string>;
+}
+
+/** Operations the guest asks of the host asynchronously (see HostBindings.call). */
+export interface HostCalls {
+  /** Outbound fetch through the host's egress policy. Fails with a TypeError on refusal. */
+  fetch: { arg: WireRequest; result: WireResponse };
+  /** Completes after `arg` milliseconds: the basis of setTimeout/setInterval. */
+  sleep: { arg: number; result: null };
+}
+export type HostCallName = keyof HostCalls;
+
+/**
+ * Host capabilities given to the guest runtime at boot, each an ivm.Callback (arguments and
+ * results copied). The runtime captures them in a closure and removes the global that carried
+ * them before any user code runs. `run` is the invocation the call belongs to (the runtime tracks
+ * which invocation is executing, see sandbox/guest/current-run.ts).
+ *
+ * isolated-vm's async callbacks cannot return a host promise, so asynchronous work is a pair:
+ * the guest calls `call(run, id, op, arg)` (returns at once), and the host later answers through
+ * GuestRuntime.complete(id, result).
+ */
+export interface HostBindings {
+  /** console.* output; never blocks the guest. */
+  log(run: string, level: LogLevel, message: string): void;
+  /** Starts an asynchronous host operation; its outcome arrives through GuestRuntime.complete. */
+  call(run: string, id: number, op: HostCallName, arg: unknown): void;
+  /** Cryptographically strong random bytes (n <= 65536). */
+  randomBytes(n: number): ArrayBuffer;
+  /** Message digest: algorithm is "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512". */
+  digest(algorithm: string, data: ArrayBuffer): ArrayBuffer;
+  /** HMAC with the named hash ("SHA-1" | "SHA-256" | "SHA-384" | "SHA-512"). */
+  hmac(hash: string, key: ArrayBuffer, data: ArrayBuffer): ArrayBuffer;
+}
+
+/** What the guest runtime exposes to the host (the host holds References; the guest never does). */
+export interface GuestRuntime {
+  /** Takes the user module's namespace; returns the handler names found. */
+  setModule(namespace: object): DispatchResult<string[]>;
+  dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>>;
+  /** Resolves once the invocation's ctx.waitUntil promises settle. */
+  settle(runId: string): Promise<void>;
+  /** The host gave up on the invocation: abort its signal, forget it. */
+  abort(runId: string): void;
+  /** Answers a HostBindings.call. */
+  complete(id: number, result: DispatchResult<unknown>): void;
+}
+
+/** Global names used only during boot. */
+export const BOOT_BINDINGS_GLOBAL = "__isoboxHost";
+export const BOOT_RUNTIME_GLOBAL = "__isoboxRuntime";
