@@ -66,7 +66,8 @@ export class Sandbox {
       cachedData: runtimeCache,
       produceCachedData: runtimeCache === undefined,
     });
-    if (script.cachedData) runtimeCache = script.cachedData;
+    const produced = (script as ivm.Script & ivm.CachedDataResult).cachedData;
+    if (produced) runtimeCache = produced;
     await script.run(this.context);
     const runtime = (await global.get(BOOT_RUNTIME_GLOBAL, { reference: true })) as ivm.Reference<Record<string, Function>>;
     await global.delete(BOOT_RUNTIME_GLOBAL);

@@ -1,0 +1,234 @@
+// IsolatePool: one warm isolate per (tenant, function, version), serving concurrent invocations,
+// with pre-booted spares so a cold start is only a compile, LRU eviction, and the CPU watchdog.
+import type { InvocationInfo, TriggerKind } from "../protocol.ts";
+import type { InvocationHooks } from "./bindings.ts";
+import { LIMIT_MESSAGES, SandboxError, type Limits } from "./limits.ts";
+import { Sandbox } from "./sandbox.ts";
+
+/** One deployed version, as the pool needs it. */
+export interface FunctionImage {
+  /** Unique per (tenant, function, version), e.g. "acme/summarize@3". */
+  key: string;
+  code: string;
+  /** Shown in guest stacks, e.g. "file:///acme/summarize.js". */
+  filename: string;
+  limits: Limits;
+}
+
+export interface PoolOptions {
+  maxIsolates: number;
+  /** Bare isolates kept booted for `spareMemoryMb`, the most common memory limit. */
+  spares: number;
+  spareMemoryMb: number;
+  /** How often the watchdog samples CPU time. */
+  watchdogMs?: number;
+}
+
+export interface Invocation {
+  value: unknown;
+  /** CPU time charged to this invocation (shared fairly among concurrent ones). */
+  cpuMs: number;
+  /** True when this call booted or loaded the isolate. */
+  cold: boolean;
+  /** Resolves when ctx.waitUntil work is done (or the wall clock ran out). */
+  settled: Promise<void>;
+}
+
+export interface PoolStats {
+  isolates: number;
+  spares: number;
+  inflight: number;
+  limitKills: number;
+}
+
+interface Warm {
+  sandbox: Sandbox;
+  limits: Limits;
+}
+
+export class IsolatePool {
+  private readonly options: Required<PoolOptions>;
+  private readonly warm = new Map<string, Warm>();
+  private readonly loading = new Map<string, Promise<Warm>>();
+  private readonly spares: Sandbox[] = [];
+  private refilling = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  private limitKills = 0;
+  private closed = false;
+
+  constructor(options: PoolOptions) {
+    this.options = { watchdogMs: 5, ...options };
+  }
+
+  /** Boots the spares; optional, invoke works without it. */
+  async warmUp(): Promise<void> {
+    await this.refillSpares();
+  }
+
+  async invoke(image: FunctionImage, kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<Invocation> {
+    if (this.closed) throw new SandboxError("ERR_ISOLATE_DISPOSED", "The isolate pool is closed");
+    const started = performance.now();
+    const { warm, cold } = await this.acquire(image);
+    const { sandbox, limits } = warm;
+    this.account(sandbox);
+    const remaining = limits.wallMs - (performance.now() - started);
+    let timer: NodeJS.Timeout | undefined;
+    const wall = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SandboxError("ERR_WALL_TIMEOUT", LIMIT_MESSAGES.ERR_WALL_TIMEOUT(limits))), Math.max(0, remaining));
+    });
+    try {
+      const value = await Promise.race([sandbox.dispatch(kind, info, arg, hooks), wall]);
+      const cpuMs = this.chargedMs(sandbox, info.runId);
+      const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(() => clearTimeout(timer));
+      return { value, cpuMs, cold, settled };
+    } catch (error) {
+      clearTimeout(timer);
+      const failure = this.failure(sandbox, limits, error);
+      if (failure.code === "ERR_WALL_TIMEOUT") sandbox.abandon(info.runId);
+      else sandbox.inflight.delete(info.runId);
+      if (sandbox.disposed) this.forget(image.key, sandbox);
+      throw failure;
+    }
+  }
+
+  /** Disposes the isolates of every version whose key starts with `prefix` (a deleted function). */
+  evict(prefix: string): void {
+    for (const [key, warm] of this.warm) {
+      if (key.startsWith(prefix)) {
+        this.warm.delete(key);
+        warm.sandbox.dispose();
+      }
+    }
+  }
+
+  stats(): PoolStats {
+    let inflight = 0;
+    for (const { sandbox } of this.warm.values()) inflight += sandbox.inflight.size;
+    return { isolates: this.warm.size, spares: this.spares.length, inflight, limitKills: this.limitKills };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watchdog);
+    await Promise.allSettled(this.loading.values());
+    for (const { sandbox } of this.warm.values()) sandbox.dispose();
+    for (const sandbox of this.spares) sandbox.dispose();
+    this.warm.clear();
+    this.spares.length = 0;
+  }
+
+  private async acquire(image: FunctionImage): Promise<{ warm: Warm; cold: boolean }> {
+    const found = this.warm.get(image.key);
+    if (found && !found.sandbox.disposed) {
+      // Re-insert to keep the Map in least-recently-used order.
+      this.warm.delete(image.key);
+      this.warm.set(image.key, found);
+      return { warm: found, cold: false };
+    }
+    let loading = this.loading.get(image.key);
+    if (!loading) {
+      loading = this.load(image).finally(() => this.loading.delete(image.key));
+      this.loading.set(image.key, loading);
+    }
+    return { warm: await loading, cold: true };
+  }
+
+  private async load(image: FunctionImage): Promise<Warm> {
+    const sandbox = await this.takeSpare(image.limits.memoryMb);
+    try {
+      await sandbox.load(image.code, image.filename, Math.max(image.limits.cpuMs, 1000));
+    } catch (error) {
+      sandbox.dispose();
+      throw error;
+    }
+    const warm = { sandbox, limits: image.limits };
+    this.warm.set(image.key, warm);
+    this.evictOverflow();
+    this.startWatchdog();
+    return warm;
+  }
+
+  private async takeSpare(memoryMb: number): Promise<Sandbox> {
+    const spare = memoryMb === this.options.spareMemoryMb ? this.spares.pop() : undefined;
+    void this.refillSpares();
+    return spare ?? Sandbox.boot(memoryMb);
+  }
+
+  /** Boots spares in the background, one at a time, off the request path. */
+  private async refillSpares(): Promise<void> {
+    if (this.refilling || this.closed) return;
+    this.refilling = true;
+    try {
+      while (!this.closed && this.spares.length < this.options.spares) {
+        this.spares.push(await Sandbox.boot(this.options.spareMemoryMb));
+      }
+    } finally {
+      this.refilling = false;
+    }
+  }
+
+  private evictOverflow(): void {
+    for (const [key, warm] of this.warm) {
+      if (this.warm.size <= this.options.maxIsolates) return;
+      if (warm.sandbox.inflight.size > 0) continue;
+      this.warm.delete(key);
+      warm.sandbox.dispose();
+    }
+  }
+
+  private forget(key: string, sandbox: Sandbox): void {
+    if (this.warm.get(key)?.sandbox === sandbox) this.warm.delete(key);
+  }
+
+  private startWatchdog(): void {
+    if (this.watchdog) return;
+    this.watchdog = setInterval(() => this.checkCpu(), this.options.watchdogMs);
+    this.watchdog.unref();
+  }
+
+  /**
+   * Charges the CPU an isolate used since the last look to the invocations in flight in it, in
+   * equal shares: V8 cannot say which invocation a slice belonged to, and concurrent invocations
+   * of one function share its isolate. A runaway loop is charged to everyone in flight.
+   */
+  private account(sandbox: Sandbox): void {
+    const cpu = sandbox.cpuNs();
+    const delta = cpu - sandbox.lastCpuNs;
+    sandbox.lastCpuNs = cpu;
+    if (delta <= 0 || sandbox.inflight.size === 0) return;
+    const share = delta / sandbox.inflight.size;
+    for (const entry of sandbox.inflight.values()) entry.cpuNs += share;
+  }
+
+  private chargedMs(sandbox: Sandbox, runId: string): number {
+    this.account(sandbox);
+    return (sandbox.inflight.get(runId)?.cpuNs ?? 0) / 1e6;
+  }
+
+  private checkCpu(): void {
+    for (const [key, { sandbox, limits }] of this.warm) {
+      if (sandbox.inflight.size === 0 || sandbox.disposed) continue;
+      this.account(sandbox);
+      const limitNs = limits.cpuMs * 1e6;
+      for (const entry of sandbox.inflight.values()) {
+        if (entry.cpuNs <= limitNs) continue;
+        this.limitKills++;
+        sandbox.kill("ERR_CPU_LIMIT");
+        this.forget(key, sandbox);
+        break;
+      }
+    }
+  }
+
+  private failure(sandbox: Sandbox, limits: Limits, error: unknown): SandboxError {
+    if (!(error instanceof SandboxError)) return new SandboxError("ERR_FUNCTION_THREW", String(error));
+    if (error.code === "ERR_MEMORY_LIMIT" || error.code === "ERR_CPU_LIMIT") {
+      if (error.code === "ERR_MEMORY_LIMIT") this.limitKills++;
+      return new SandboxError(error.code, LIMIT_MESSAGES[error.code](limits));
+    }
+    if (error.code === "ERR_ISOLATE_DISPOSED" && sandbox.killedFor) {
+      return new SandboxError(sandbox.killedFor, LIMIT_MESSAGES[sandbox.killedFor](limits));
+    }
+    return error;
+  }
+}

@@ -1,0 +1,77 @@
+// EgressPolicy: which URLs a function's fetch may reach. Denied unless the manifest's
+// fetch.allow names the host; private addresses only through the operator's allow list.
+
+/** One manifest rule: "api.openai.com", "*.github.com", "localhost:8080", "https://x.com/api/*". */
+interface AllowRule {
+  scheme?: string;
+  host: string;
+  wildcard: boolean;
+  port?: string;
+  pathPrefix?: string;
+}
+
+export class FetchDenied extends TypeError {
+  constructor(host: string, reason: string) {
+    super(`ERR_FETCH_DENIED: ${host}: ${reason}`);
+    this.name = "TypeError";
+  }
+}
+
+function parseRule(rule: string): AllowRule {
+  const hasScheme = /^https?:\/\//i.test(rule);
+  const url = new URL(hasScheme ? rule.replace("://*.", "://wildcard--.") : `http://${rule.replace(/^\*\./, "wildcard--.")}`);
+  const wildcard = url.hostname.startsWith("wildcard--.");
+  const host = wildcard ? url.hostname.slice("wildcard--.".length) : url.hostname;
+  const path = url.pathname.replace(/\*$/, "");
+  return {
+    scheme: hasScheme ? url.protocol : undefined,
+    host,
+    wildcard,
+    port: rule.match(/:(\d{1,5})(\/|$)/) ? url.port || defaultPort(url.protocol) : undefined,
+    pathPrefix: hasScheme && path !== "/" ? path : undefined,
+  };
+}
+
+function defaultPort(protocol: string): string {
+  return protocol === "https:" ? "443" : "80";
+}
+
+function matches(rule: AllowRule, url: URL): boolean {
+  if (rule.scheme && rule.scheme !== url.protocol) return false;
+  const host = url.hostname;
+  const hostOk = rule.wildcard ? host.endsWith(`.${rule.host}`) : host === rule.host;
+  if (!hostOk) return false;
+  if (rule.port && rule.port !== (url.port || defaultPort(url.protocol))) return false;
+  if (rule.pathPrefix && !url.pathname.startsWith(rule.pathPrefix)) return false;
+  return true;
+}
+
+/** The operator's ISOBOX_EGRESS_ALLOW_PRIVATE: "host:port" or "host:*" entries. */
+export class PrivateAllowList {
+  private readonly entries: Set<string>;
+  constructor(setting: string) {
+    this.entries = new Set(setting.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean));
+  }
+  allows(host: string, port: string): boolean {
+    const name = host.replace(/^\[|\]$/g, "").toLowerCase();
+    return this.entries.has(`${name}:${port}`) || this.entries.has(`${name}:*`) || this.entries.has(`[${name}]:${port}`);
+  }
+}
+
+export class EgressPolicy {
+  private readonly rules: AllowRule[];
+  constructor(allow: readonly string[]) {
+    this.rules = allow.map(parseRule);
+  }
+
+  /** Throws FetchDenied unless the URL is http(s) and a manifest rule names it. */
+  check(url: URL): void {
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new FetchDenied(url.protocol, "only http and https are allowed");
+    }
+    if (url.username || url.password) throw new FetchDenied(url.hostname, "credentials in the URL are not allowed");
+    if (!this.rules.some((rule) => matches(rule, url))) {
+      throw new FetchDenied(url.host, "not in the manifest's fetch.allow");
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// Configuration: one zod schema, and the one reader of process.env.
+import { z } from "zod";
+
+const bool = z.union([z.boolean(), z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true")]);
+const int = (min: number) => z.coerce.number().int().min(min);
+
+export const ConfigSchema = z.object({
+  /** postgres://… to use a Postgres server; unset means embedded PGlite in dataDir. */
+  databaseUrl: z.string().url().optional(),
+  dataDir: z.string().default("./.isobox"),
+  host: z.string().default("0.0.0.0"),
+  port: int(0).max(65535).default(8787),
+  /** Worker processes; 0 means one per CPU with Postgres, one with PGlite. */
+  workers: int(0).default(0),
+  /** Admin bearer token; unset means the one generated into dataDir. */
+  adminToken: z.string().min(16).optional(),
+  /** host:port pairs (or host:*) that the egress policy lets through despite a private address. */
+  egressAllowPrivate: z.string().default(""),
+  maxBodyBytes: int(1024).default(10 * 1024 * 1024),
+  /** Warm isolates kept per process (LRU beyond this). */
+  maxIsolates: int(1).default(500),
+  /** Bare isolates kept booted so that a cold start is only a compile. */
+  spareIsolates: int(0).default(2),
+  /** How long SIGTERM waits for in-flight requests. */
+  drainMs: int(0).default(10_000),
+  /** Fraction of successful HTTP runs stored (failures are always stored). */
+  httpRunSampleRate: z.coerce.number().min(0).max(1).default(1),
+  /** Default limits for functions whose manifest does not set them. */
+  defaultMemoryMb: int(8).default(128),
+  defaultCpuMs: int(1).default(50),
+  defaultWallMs: int(1).default(30_000),
+  logRequests: bool.default(false),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+const ENV: Record<keyof Config, string> = {
+  databaseUrl: "DATABASE_URL",
+  dataDir: "ISOBOX_DATA_DIR",
+  host: "ISOBOX_HOST",
+  port: "PORT",
+  workers: "ISOBOX_WORKERS",
+  adminToken: "ISOBOX_ADMIN_TOKEN",
+  egressAllowPrivate: "ISOBOX_EGRESS_ALLOW_PRIVATE",
+  maxBodyBytes: "ISOBOX_MAX_BODY_BYTES",
+  maxIsolates: "ISOBOX_MAX_ISOLATES",
+  spareIsolates: "ISOBOX_SPARE_ISOLATES",
+  drainMs: "ISOBOX_DRAIN_MS",
+  httpRunSampleRate: "ISOBOX_HTTP_RUN_SAMPLE_RATE",
+  defaultMemoryMb: "ISOBOX_DEFAULT_MEMORY_MB",
+  defaultCpuMs: "ISOBOX_DEFAULT_CPU_MS",
+  defaultWallMs: "ISOBOX_DEFAULT_WALL_MS",
+  logRequests: "ISOBOX_LOG_REQUESTS",
+};
+
+/** The environment's settings, overridden by `overrides`; a bad value is an error naming the variable. */
+export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const fromEnv: Record<string, string> = {};
+  for (const [key, name] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") fromEnv[key] = value;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const parsed = ConfigSchema.safeParse({ ...fromEnv, ...defined });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue.path[0]) as keyof Config;
+    const where = key in fromEnv && !(key in defined) ? ENV[key] : key;
+    throw new Error(`Invalid configuration ${where}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,74 @@
+// IsoboxError and the one table of error code → HTTP status.
+
+/**
+ * Every error a user can see. The code is the contract (DESIGN.md section 3); the status follows
+ * from it.
+ */
+export type ErrorCode =
+  | "ERR_BAD_REQUEST" // malformed JSON, a missing or invalid field
+  | "ERR_UNAUTHORIZED" // no credentials, or unknown ones
+  | "ERR_FORBIDDEN" // valid credentials that do not reach this resource
+  | "ERR_NOT_FOUND"
+  | "ERR_METHOD_NOT_ALLOWED"
+  | "ERR_CONFLICT" // the resource exists already
+  | "ERR_INVALID_MANIFEST"
+  | "ERR_COMPILE" // the function's code does not compile
+  | "ERR_BODY_TOO_LARGE"
+  | "ERR_RATE_LIMITED"
+  | "ERR_QUOTA_EXCEEDED"
+  | "ERR_NO_HANDLER" // the function lacks the handler this trigger needs
+  | "ERR_FUNCTION_THREW"
+  | "ERR_CPU_LIMIT"
+  | "ERR_MEMORY_LIMIT"
+  | "ERR_WALL_TIMEOUT"
+  | "ERR_UNAVAILABLE" // not ready: database down, shutting down
+  | "ERR_INTERNAL";
+
+export const STATUS: Record<ErrorCode, number> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_UNAUTHORIZED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_CONFLICT: 409,
+  ERR_INVALID_MANIFEST: 400,
+  ERR_COMPILE: 400,
+  ERR_BODY_TOO_LARGE: 413,
+  ERR_RATE_LIMITED: 429,
+  ERR_QUOTA_EXCEEDED: 429,
+  ERR_NO_HANDLER: 501,
+  ERR_FUNCTION_THREW: 500,
+  ERR_CPU_LIMIT: 503,
+  ERR_MEMORY_LIMIT: 503,
+  ERR_WALL_TIMEOUT: 504,
+  ERR_UNAVAILABLE: 503,
+  ERR_INTERNAL: 500,
+};
+
+export class IsoboxError extends Error {
+  readonly code: ErrorCode;
+  /** Extra fields for the error body (e.g. line and column of a compile error). */
+  readonly details?: Record<string, unknown>;
+  /** Seconds, sent as Retry-After. */
+  readonly retryAfter?: number;
+
+  constructor(code: ErrorCode, message: string, options?: { details?: Record<string, unknown>; retryAfter?: number; cause?: unknown }) {
+    super(message, { cause: options?.cause });
+    this.name = "IsoboxError";
+    this.code = code;
+    this.details = options?.details;
+    this.retryAfter = options?.retryAfter;
+  }
+
+  get status(): number {
+    return STATUS[this.code];
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(STATUS, code);
+}

@@ -1,0 +1,53 @@
+// Deploying a function: validate name, manifest and code, store a new immutable version, tell
+// every node.
+import { checkModule } from "../../sandbox/host/compile-check.ts";
+import type { Db } from "../db/connect.ts";
+import { IsoboxError } from "../errors.ts";
+import { getTenant, NAME_PATTERN } from "../tenancy/tenants.ts";
+import { parseManifest } from "./manifest.ts";
+import type { FunctionRegistry } from "./registry.ts";
+import { getFunction, getVersion, insertVersion, setActiveVersion } from "./store.ts";
+
+export const MAX_CODE_BYTES = 10 * 1024 * 1024;
+
+export interface DeployInput {
+  code: string;
+  manifest?: unknown;
+  sourceMap?: string;
+}
+
+export interface Deployed {
+  name: string;
+  version: number;
+}
+
+export function checkName(kind: "function" | "tenant", name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new IsoboxError("ERR_BAD_REQUEST", `Invalid ${kind} name "${name.slice(0, 80)}": use 1-63 of a-z, 0-9, "-" and "_", starting with a letter or digit`);
+  }
+}
+
+export async function deployFunction(db: Db, registry: FunctionRegistry, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
+  checkName("function", name);
+  if (typeof input.code !== "string" || input.code.length === 0) throw new IsoboxError("ERR_BAD_REQUEST", "code: expected the module's source as a non-empty string");
+  if (Buffer.byteLength(input.code) > MAX_CODE_BYTES) throw new IsoboxError("ERR_BODY_TOO_LARGE", `code: larger than ${MAX_CODE_BYTES} bytes`);
+  const manifest = parseManifest(input.manifest);
+  if (!(await getTenant(db.orm, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} does not exist`);
+  const problem = await checkModule(input.code, `file:///${tenant}/${name}.js`);
+  if (problem) {
+    const where = problem.line === undefined ? "" : ` at line ${problem.line}, column ${problem.column}`;
+    throw new IsoboxError("ERR_COMPILE", `${problem.message}${where}`, { details: { line: problem.line, column: problem.column } });
+  }
+  const version = await insertVersion(db.orm, tenant, name, input.code, manifest, input.sourceMap ?? null);
+  await registry.changed(tenant, name);
+  return { name, version };
+}
+
+export async function rollbackFunction(db: Db, registry: FunctionRegistry, tenant: string, name: string, version: number): Promise<Deployed> {
+  if (!Number.isInteger(version) || version < 1) throw new IsoboxError("ERR_BAD_REQUEST", "version: expected a positive integer");
+  if (!(await getFunction(db.orm, tenant, name))) throw new IsoboxError("ERR_NOT_FOUND", `Function ${tenant}/${name} does not exist`);
+  if (!(await getVersion(db.orm, tenant, name, version))) throw new IsoboxError("ERR_NOT_FOUND", `Function ${tenant}/${name} has no version ${version}`);
+  await setActiveVersion(db.orm, tenant, name, version);
+  await registry.changed(tenant, name);
+  return { name, version };
+}

@@ -1,0 +1,108 @@
+// Invoker: runs one handler of a function in its isolate with the host capabilities bound to the
+// invocation, turns sandbox failures into IsoboxErrors, and records the run.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { InvocationHooks } from "../../sandbox/host/bindings.ts";
+import { SandboxError } from "../../sandbox/host/limits.ts";
+import type { IsolatePool } from "../../sandbox/host/pool.ts";
+import type { LogLevel, TriggerKind, WireRequest } from "../../sandbox/protocol.ts";
+import type { Fetcher } from "../capabilities/fetch.ts";
+import { IsoboxError, type ErrorCode } from "../errors.ts";
+import type { LogLine, RunRecord, RunRecorder } from "../telemetry/recorder.ts";
+import type { ActiveFunction } from "./registry.ts";
+
+const MAX_LOG_LINES = 1000;
+
+export interface InvokerDeps {
+  pool: IsolatePool;
+  fetcher: Fetcher;
+  recorder: RunRecorder;
+  /** Fraction of successful HTTP runs recorded. */
+  httpSampleRate: number;
+}
+
+export interface InvokeResult<T> {
+  value: T;
+  runId: string;
+  cold: boolean;
+}
+
+export type Trigger = RunRecord["trigger"];
+
+const SANDBOX_CODES: Partial<Record<SandboxError["code"], ErrorCode>> = {
+  ERR_CPU_LIMIT: "ERR_CPU_LIMIT",
+  ERR_MEMORY_LIMIT: "ERR_MEMORY_LIMIT",
+  ERR_WALL_TIMEOUT: "ERR_WALL_TIMEOUT",
+  ERR_NO_HANDLER: "ERR_NO_HANDLER",
+  ERR_FUNCTION_THREW: "ERR_FUNCTION_THREW",
+  ERR_COMPILE: "ERR_FUNCTION_THREW",
+  ERR_ISOLATE_DISPOSED: "ERR_UNAVAILABLE",
+};
+
+export class Invoker {
+  private readonly deps: InvokerDeps;
+  constructor(deps: InvokerDeps) {
+    this.deps = deps;
+  }
+
+  async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, traceId = randomBytes(16).toString("hex")): Promise<InvokeResult<T>> {
+    const runId = randomUUID();
+    const startedAt = new Date();
+    const started = performance.now();
+    const logs: LogLine[] = [];
+    const hooks = this.hooks(fn, logs);
+    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env: {} };
+    const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs };
+    try {
+      const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks);
+      const durationMs = performance.now() - started;
+      const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
+      void result.settled.then(() => {
+        if (trigger !== "http" || Math.random() < this.deps.httpSampleRate) {
+          this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, httpStatus });
+        }
+      });
+      return { value: result.value as T, runId, cold: result.cold };
+    } catch (error) {
+      const failure = this.toIsoboxError(fn, error, runId);
+      this.deps.recorder.record({
+        ...run,
+        status: "failed",
+        durationMs: performance.now() - started,
+        cpuMs: 0,
+        error: { code: failure.code, message: failure.message, stack: error instanceof SandboxError ? userStack(fn, error.guestStack) : undefined },
+      });
+      throw failure;
+    }
+  }
+
+  private hooks(fn: ActiveFunction, logs: LogLine[]): InvocationHooks {
+    const fetcher = this.deps.fetcher;
+    return {
+      log(level: LogLevel, message: string) {
+        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message });
+      },
+      async fetch(request: WireRequest) {
+        try {
+          return await fetcher.fetch(fn.egress, request);
+        } catch (error) {
+          if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: (error as Error).message });
+          throw error;
+        }
+      },
+    };
+  }
+
+  private toIsoboxError(fn: ActiveFunction, error: unknown, runId: string): IsoboxError {
+    if (!(error instanceof SandboxError)) return new IsoboxError("ERR_INTERNAL", "The function could not be run", { cause: error, details: { runId } });
+    const code = SANDBOX_CODES[error.code] ?? "ERR_INTERNAL";
+    return new IsoboxError(code, error.message, { details: { runId } });
+  }
+}
+
+/** The guest's stack without the runtime's frames: only lines in the function's own file. */
+export function userStack(fn: ActiveFunction, stack: string | undefined): string | undefined {
+  if (!stack) return undefined;
+  const lines = stack.split("\n");
+  const own = lines.filter((line, i) => i === 0 || line.includes(fn.image.filename));
+  return own.join("\n");
+}

@@ -1,0 +1,86 @@
+// The function manifest (DESIGN.md section 2): what a function may do and how it is served.
+// Strict: an unknown key or a bad value is refused with a message that names the field.
+import { z } from "zod";
+import { IsoboxError } from "../errors.ts";
+
+const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** A host ("api.openai.com", "*.github.com", "localhost:8080") or a URL prefix ending in "*". */
+const FETCH_RULE = /^(https?:\/\/)?(\*\.)?[a-z0-9.-]+(:\d{1,5})?(\/[^\s]*)?$/i;
+
+const Hosts = z.array(z.string().regex(FETCH_RULE, "expected a host name or URL prefix")).max(100);
+
+const Limits = z.strictObject({
+  memoryMb: z.number().int().min(8).max(4096).optional(),
+  cpuMs: z.number().int().min(1).max(600_000).optional(),
+  wallMs: z.number().int().min(1).max(900_000).optional(),
+  jobWallMs: z.number().int().min(1).max(86_400_000).optional(),
+});
+
+const Secrets = z.union([
+  z.array(z.string().regex(SECRET_NAME, "secret names are UPPER_SNAKE_CASE")).max(100),
+  z.record(z.string().regex(SECRET_NAME, "secret names are UPPER_SNAKE_CASE"), z.strictObject({ hosts: Hosts.optional() })),
+]);
+
+const Webhook = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i),
+  verify: z.strictObject({
+    scheme: z.enum(["stripe", "github", "standard", "hmac-sha256"]),
+    secret: z.string().regex(SECRET_NAME),
+    header: z.string().optional(),
+    encoding: z.enum(["hex", "base64"]).optional(),
+    timestampHeader: z.string().optional(),
+    toleranceSeconds: z.number().int().min(1).optional(),
+  }),
+});
+
+export const ManifestSchema = z.strictObject({
+  routes: z.strictObject({ auth: z.enum(["key", "public"]).default("key") }).optional(),
+  limits: Limits.optional(),
+  fetch: z.strictObject({ allow: Hosts.default([]) }).optional(),
+  secrets: Secrets.optional(),
+  jobs: z.strictObject({
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+    backoff: z.strictObject({ baseMs: z.number().int().min(0).optional(), maxMs: z.number().int().min(0).optional() }).optional(),
+    concurrency: z.number().int().min(1).max(10_000).optional(),
+  }).optional(),
+  schedules: z.array(z.strictObject({
+    cron: z.string().min(1),
+    timezone: z.string().optional(),
+    payload: z.unknown().optional(),
+    overlap: z.enum(["skip", "allow"]).optional(),
+    missed: z.enum(["skip", "once", "all"]).optional(),
+  })).max(50).optional(),
+  webhooks: z.array(Webhook).max(50).optional(),
+  tool: z.strictObject({
+    description: z.string().min(1).max(4000),
+    input: z.record(z.string(), z.unknown()).optional(),
+  }).optional(),
+});
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** Manifest values with every default filled in, as the runtime uses them. */
+export interface ResolvedLimits {
+  memoryMb: number;
+  cpuMs: number;
+  wallMs: number;
+  jobWallMs: number;
+}
+
+export function parseManifest(input: unknown): Manifest {
+  const parsed = ManifestSchema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const unknownKey = issue.code === "unrecognized_keys";
+  const path = unknownKey ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = ["manifest", ...path.map(String)].join(".");
+  const message = unknownKey ? "unknown key" : issue.message;
+  throw new IsoboxError("ERR_INVALID_MANIFEST", `${field}: ${message}`, { details: { field } });
+}
+
+/** Names of the secrets a manifest grants. */
+export function secretNames(manifest: Manifest): string[] {
+  const secrets = manifest.secrets;
+  if (!secrets) return [];
+  return Array.isArray(secrets) ? secrets : Object.keys(secrets);
+}

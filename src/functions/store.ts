@@ -1,0 +1,84 @@
+// Functions and their immutable versions in the database.
+import { and, desc, eq, sql } from "drizzle-orm";
+import { functions, functionVersions } from "../../schema/tables.ts";
+import type { Database } from "../db/connect.ts";
+import type { Manifest } from "./manifest.ts";
+
+export interface FunctionRow {
+  tenant: string;
+  name: string;
+  activeVersion: number;
+  latestVersion: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface VersionRow {
+  version: number;
+  code: string;
+  manifest: Manifest;
+  sourceMap: string | null;
+  createdAt: Date;
+}
+
+/** Adds a version and makes it active, in one statement pair inside a transaction. */
+export async function insertVersion(db: Database, tenant: string, name: string, code: string, manifest: Manifest, sourceMap: string | null): Promise<number> {
+  return db.transaction(async (tx) => {
+    // The upsert locks the function's row, so concurrent deploys get consecutive versions.
+    const [fn] = await tx.insert(functions)
+      .values({ tenant, name, activeVersion: 1, latestVersion: 1 })
+      .onConflictDoUpdate({
+        target: [functions.tenant, functions.name],
+        set: { latestVersion: sql`${functions.latestVersion} + 1`, activeVersion: sql`${functions.latestVersion} + 1`, updatedAt: sql`now()` },
+      })
+      .returning({ version: functions.latestVersion });
+    await tx.insert(functionVersions).values({ tenant, name, version: fn.version, code, manifest: manifest as Record<string, unknown>, sourceMap });
+    return fn.version;
+  });
+}
+
+export async function getFunction(db: Database, tenant: string, name: string): Promise<FunctionRow | undefined> {
+  const [row] = await db.select().from(functions).where(and(eq(functions.tenant, tenant), eq(functions.name, name)));
+  return row;
+}
+
+export async function listFunctions(db: Database, tenant: string): Promise<FunctionRow[]> {
+  return db.select().from(functions).where(eq(functions.tenant, tenant)).orderBy(functions.name);
+}
+
+export async function countFunctions(db: Database, tenant: string): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(functions).where(eq(functions.tenant, tenant));
+  return row.n;
+}
+
+export async function getVersion(db: Database, tenant: string, name: string, version: number): Promise<VersionRow | undefined> {
+  const [row] = await db.select({
+    version: functionVersions.version,
+    code: functionVersions.code,
+    manifest: functionVersions.manifest,
+    sourceMap: functionVersions.sourceMap,
+    createdAt: functionVersions.createdAt,
+  }).from(functionVersions).where(and(eq(functionVersions.tenant, tenant), eq(functionVersions.name, name), eq(functionVersions.version, version)));
+  return row as VersionRow | undefined;
+}
+
+export async function listVersions(db: Database, tenant: string, name: string): Promise<{ version: number; createdAt: Date }[]> {
+  return db.select({ version: functionVersions.version, createdAt: functionVersions.createdAt })
+    .from(functionVersions)
+    .where(and(eq(functionVersions.tenant, tenant), eq(functionVersions.name, name)))
+    .orderBy(desc(functionVersions.version));
+}
+
+export async function setActiveVersion(db: Database, tenant: string, name: string, version: number): Promise<boolean> {
+  const updated = await db.update(functions).set({ activeVersion: version, updatedAt: sql`now()` })
+    .where(and(eq(functions.tenant, tenant), eq(functions.name, name))).returning({ name: functions.name });
+  return updated.length > 0;
+}
+
+export async function deleteFunction(db: Database, tenant: string, name: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const deleted = await tx.delete(functions).where(and(eq(functions.tenant, tenant), eq(functions.name, name))).returning({ name: functions.name });
+    await tx.delete(functionVersions).where(and(eq(functionVersions.tenant, tenant), eq(functionVersions.name, name)));
+    return deleted.length > 0;
+  });
+}

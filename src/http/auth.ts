@@ -1,0 +1,73 @@
+// Who is calling: the admin (the node's admin token) or a tenant (one of its API keys).
+import type { Context, MiddlewareHandler } from "hono";
+import type { Db } from "../db/connect.ts";
+import { IsoboxError } from "../errors.ts";
+import { sameSecret, sha256Hex } from "../tenancy/secret-compare.ts";
+import { tenantOfKey } from "../tenancy/tenants.ts";
+
+export type Principal = { kind: "admin" } | { kind: "tenant"; tenant: string };
+
+/** A revoked key stops working on other nodes within this time. */
+const KEY_CACHE_MS = 5_000;
+const KEY_CACHE_MAX = 10_000;
+
+export class Authenticator {
+  private readonly cache = new Map<string, { tenant: string | undefined; expires: number }>();
+  private readonly db: Db;
+  private readonly adminToken: string;
+
+  constructor(db: Db, adminToken: string) {
+    this.db = db;
+    this.adminToken = adminToken;
+  }
+
+  /** The principal of a request, or undefined when it carries no valid credentials. */
+  async principal(authorization: string | undefined): Promise<Principal | undefined> {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+    if (!token) return undefined;
+    if (sameSecret(token, this.adminToken)) return { kind: "admin" };
+    const tenant = await this.tenantOf(token);
+    return tenant ? { kind: "tenant", tenant } : undefined;
+  }
+
+  forgetKeys(): void {
+    this.cache.clear();
+  }
+
+  private async tenantOf(apiKey: string): Promise<string | undefined> {
+    const hash = sha256Hex(apiKey);
+    const hit = this.cache.get(hash);
+    if (hit && hit.expires > Date.now()) return hit.tenant;
+    const tenant = await tenantOfKey(this.db.orm, apiKey);
+    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
+    this.cache.set(hash, { tenant, expires: Date.now() + KEY_CACHE_MS });
+    return tenant;
+  }
+}
+
+type Env = { Variables: { principal: Principal } };
+
+/** Requires valid credentials; stores the principal on the context. */
+export function requireAuth(auth: Authenticator): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const principal = await auth.principal(c.req.header("authorization"));
+    if (!principal) throw new IsoboxError("ERR_UNAUTHORIZED", "Missing or invalid credentials: send Authorization: Bearer <admin token or tenant API key>");
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+export function principalOf(c: Context): Principal {
+  return c.get("principal") as Principal;
+}
+
+export function requireAdmin(c: Context): void {
+  if (principalOf(c).kind !== "admin") throw new IsoboxError("ERR_FORBIDDEN", "This needs the admin token");
+}
+
+/** The admin reaches every tenant; a tenant key only its own. */
+export function requireTenant(c: Context, tenant: string): void {
+  const principal = principalOf(c);
+  if (principal.kind === "admin" || principal.tenant === tenant) return;
+  throw new IsoboxError("ERR_FORBIDDEN", `This key does not belong to tenant ${tenant}`);
+}

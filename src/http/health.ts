@@ -1,0 +1,13 @@
+// Liveness and readiness.
+import { Hono } from "hono";
+import type { Services } from "./services.ts";
+
+export function healthRoutes(services: Services): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/readyz", async (c) => {
+    const database = services.isReady() && (await services.db.ping(1000));
+    return c.json({ ok: database, database, migrations: services.isReady() }, database ? 200 : 503);
+  });
+  return app;
+}

@@ -1,0 +1,54 @@
+// ANY /fn/:tenant/:function/* → the function's fetch handler. The guest sees the request URL
+// without the /fn/:tenant/:function prefix, so an app written for "/" runs unchanged.
+import { Hono, type Context } from "hono";
+import type { WireRequest, WireResponse } from "../../sandbox/protocol.ts";
+import { IsoboxError } from "../errors.ts";
+import type { Services } from "./services.ts";
+
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+export function invokeRoutes(services: Services): Hono {
+  const app = new Hono();
+  const handler = (c: Context) => invoke(services, c);
+  app.all("/fn/:tenant/:function", handler);
+  app.all("/fn/:tenant/:function/*", handler);
+  return app;
+}
+
+async function invoke(services: Services, c: Context): Promise<Response> {
+  const tenant = c.req.param("tenant")!;
+  const name = c.req.param("function")!;
+  const fn = await services.registry.get(tenant, name);
+  if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
+  if (fn.auth === "key") await authorize(services, c, tenant);
+  const request = await toWire(c, tenant, name);
+  const { value } = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
+  return fromWire(value);
+}
+
+async function authorize(services: Services, c: Context, tenant: string): Promise<void> {
+  const principal = await services.auth.principal(c.req.header("authorization"));
+  if (!principal) throw new IsoboxError("ERR_UNAUTHORIZED", "This function needs Authorization: Bearer <tenant API key> (its manifest has routes.auth \"key\")");
+  if (principal.kind === "tenant" && principal.tenant !== tenant) throw new IsoboxError("ERR_FORBIDDEN", `This key does not belong to tenant ${tenant}`);
+}
+
+async function toWire(c: Context, tenant: string, name: string): Promise<WireRequest> {
+  const raw = c.req.raw;
+  const url = new URL(raw.url);
+  const prefix = `/fn/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}`;
+  const at = url.pathname.indexOf(prefix);
+  const rest = at >= 0 ? url.pathname.slice(at + prefix.length) : url.pathname;
+  url.pathname = rest.startsWith("/") ? rest : `/${rest}`;
+  const headers: string[] = [];
+  raw.headers.forEach((value, key) => { headers.push(key, value); });
+  const hasBody = raw.method !== "GET" && raw.method !== "HEAD";
+  const body = hasBody ? await raw.arrayBuffer() : null;
+  return { method: raw.method, url: url.href, headers, body: body && body.byteLength > 0 ? body : null };
+}
+
+function fromWire(wire: WireResponse): Response {
+  const headers = new Headers();
+  for (let i = 0; i < wire.headers.length; i += 2) headers.append(wire.headers[i], wire.headers[i + 1]);
+  const body = NULL_BODY.has(wire.status) ? null : wire.body;
+  return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+}

@@ -1,0 +1,33 @@
+// /api/tenants/:tenant/runs: what ran, how it ended, what it logged.
+import { Hono } from "hono";
+import { IsoboxError } from "../errors.ts";
+import { getRun, listRuns } from "../telemetry/runs-store.ts";
+import { requireTenant } from "./auth.ts";
+import { fromZod } from "./errors.ts";
+import { RunsQuery } from "./schemas.ts";
+import type { Services } from "./services.ts";
+
+export function runRoutes(services: Services): Hono {
+  const db = services.db.orm;
+  const app = new Hono();
+
+  app.get("/", async (c) => {
+    const tenant = c.req.param("tenant")!;
+    requireTenant(c, tenant);
+    const query = RunsQuery.safeParse(c.req.query());
+    if (!query.success) throw fromZod(query.error, "query");
+    const page = await listRuns(db, tenant, query.data);
+    if (!page) throw new IsoboxError("ERR_BAD_REQUEST", "query.cursor: not a cursor this API returned");
+    return c.json(page);
+  });
+
+  app.get("/:id", async (c) => {
+    const tenant = c.req.param("tenant")!;
+    requireTenant(c, tenant);
+    const run = await getRun(db, tenant, c.req.param("id"));
+    if (!run) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} has no run ${c.req.param("id")}`);
+    return c.json(run);
+  });
+
+  return app;
+}

@@ -1,0 +1,33 @@
+// Request bodies of the management API; also the source of the OpenAPI document.
+import { z } from "zod";
+
+export const Quotas = z.strictObject({
+  functions: z.number().int().min(0).optional(),
+  memoryMb: z.number().int().min(0).optional(),
+  concurrency: z.number().int().min(0).optional(),
+  requestsPerSecond: z.number().min(0).optional(),
+  cpuMsPerMinute: z.number().int().min(0).optional(),
+});
+
+export const CreateTenant = z.strictObject({
+  name: z.string(),
+  quotas: Quotas.optional(),
+});
+
+export const UpdateTenant = z.strictObject({ quotas: Quotas });
+
+export const DeployFunction = z.strictObject({
+  code: z.string().min(1),
+  manifest: z.unknown().optional(),
+  sourceMap: z.string().optional(),
+});
+
+export const Rollback = z.strictObject({ version: z.number().int().min(1) });
+
+export const RunsQuery = z.strictObject({
+  function: z.string().optional(),
+  trigger: z.enum(["http", "job", "cron", "webhook"]).optional(),
+  status: z.enum(["succeeded", "failed"]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional(),
+});

@@ -1,0 +1,16 @@
+// What the HTTP layer needs from the rest of Isobox.
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connect.ts";
+import type { Invoker } from "../functions/invoke.ts";
+import type { FunctionRegistry } from "../functions/registry.ts";
+import type { Authenticator } from "./auth.ts";
+
+export interface Services {
+  config: Config;
+  db: Db;
+  registry: FunctionRegistry;
+  invoker: Invoker;
+  auth: Authenticator;
+  /** True once migrations ran and until shutdown starts. */
+  isReady(): boolean;
+}

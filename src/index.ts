@@ -1,0 +1,8 @@
+// Public exports only.
+export { createIsobox } from "./isobox.ts";
+export type { Isobox, IsoboxOptions } from "./isobox.ts";
+export type { DeployInput, Deployed } from "./functions/deploy.ts";
+export type { Manifest } from "./functions/manifest.ts";
+export { IsoboxError } from "./errors.ts";
+export type { ErrorCode } from "./errors.ts";
+export type { Handler, Env, Context, ScheduledEvent } from "./types.ts";

@@ -1,0 +1,94 @@
+// createIsobox: everything one node needs, assembled; usable on its own or inside another app.
+import type { Hono } from "hono";
+import { IsolatePool } from "../sandbox/host/pool.ts";
+import { Fetcher, type Lookup } from "./capabilities/fetch.ts";
+import { PrivateAllowList } from "./capabilities/egress.ts";
+import { loadConfig, type Config, type ConfigInput } from "./config.ts";
+import { connect, type Db } from "./db/connect.ts";
+import { deployFunction, type Deployed, type DeployInput } from "./functions/deploy.ts";
+import { Invoker } from "./functions/invoke.ts";
+import { FunctionRegistry } from "./functions/registry.ts";
+import { createApp } from "./http/app.ts";
+import { Authenticator } from "./http/auth.ts";
+import { RunRecorder } from "./telemetry/recorder.ts";
+import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
+import { ensureDefaultTenant } from "./tenancy/tenants.ts";
+
+export interface IsoboxOptions extends ConfigInput {
+  /** DNS resolution for the guests' fetch (tests use their own). */
+  lookup?: Lookup;
+}
+
+export interface Isobox {
+  /** The Hono app: mount it with hostApp.route(prefix, box.app). */
+  readonly app: Hono;
+  /** The same app as a fetch handler, for any fetch-style server. */
+  fetch(request: Request): Promise<Response>;
+  deploy(tenant: string, name: string, input: DeployInput): Promise<Deployed>;
+  readonly config: Config;
+  readonly db: Db;
+  /** The admin token, and whether this start generated it. */
+  readonly adminToken: DataDirSecret;
+  /** Waits for in-flight requests (up to drainMs), flushes runs, closes the pool and the database. */
+  close(): Promise<void>;
+}
+
+export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox> {
+  const { lookup, ...overrides } = options;
+  const config = loadConfig(overrides);
+  const adminToken = config.adminToken
+    ? { value: config.adminToken, file: "ISOBOX_ADMIN_TOKEN", created: false }
+    : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
+  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await ensureDefaultTenant(db.orm);
+
+  const defaults = { memoryMb: config.defaultMemoryMb, cpuMs: config.defaultCpuMs, wallMs: config.defaultWallMs, jobWallMs: 900_000 };
+  const registry = new FunctionRegistry(db, defaults);
+  await registry.start();
+  const pool = new IsolatePool({ maxIsolates: config.maxIsolates, spares: config.spareIsolates, spareMemoryMb: config.defaultMemoryMb });
+  registry.onChange((tenant, name) => pool.evict(`${tenant}/${name}@`));
+  void pool.warmUp();
+  const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
+  const recorder = new RunRecorder(db.orm);
+  const invoker = new Invoker({ pool, fetcher, recorder, httpSampleRate: config.httpRunSampleRate });
+  const auth = new Authenticator(db, adminToken.value);
+
+  let ready = true;
+  let inflight = 0;
+  let drained: (() => void) | undefined;
+  const app = createApp({ config, db, registry, invoker, auth, isReady: () => ready }, async (_, next) => {
+    // Counts requests, however the app is mounted, so close() can wait for them.
+    inflight++;
+    try {
+      await next();
+    } finally {
+      if (--inflight === 0) drained?.();
+    }
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () => closing ??= (async () => {
+    ready = false;
+    if (inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, config.drainMs);
+        drained = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+    await registry.stop();
+    await pool.close();
+    await recorder.close();
+    await fetcher.close();
+    await db.close();
+  })();
+
+  return {
+    app,
+    fetch: (request) => Promise.resolve(app.fetch(request)),
+    deploy: (tenant, name, input) => deployFunction(db, registry, tenant, name, input),
+    config,
+    db,
+    adminToken,
+    close,
+  };
+}

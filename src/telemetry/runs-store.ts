@@ -1,0 +1,48 @@
+// Reading runs back: a page of runs with a keyset cursor, one run with its logs.
+import { and, asc, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { runLogs, runs } from "../../schema/tables.ts";
+import type { Database } from "../db/connect.ts";
+
+export interface RunFilter {
+  function?: string;
+  trigger?: string;
+  status?: string;
+  limit: number;
+  cursor?: string;
+}
+
+type RunRow = typeof runs.$inferSelect;
+
+function encodeCursor(row: RunRow): string {
+  return Buffer.from(`${row.startedAt.toISOString()}|${row.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { startedAt: Date; id: string } | undefined {
+  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
+  const startedAt = new Date(at);
+  return id && !Number.isNaN(startedAt.getTime()) ? { startedAt, id } : undefined;
+}
+
+export async function listRuns(db: Database, tenant: string, filter: RunFilter): Promise<{ runs: RunRow[]; nextCursor: string | null } | undefined> {
+  const where: (SQL | undefined)[] = [eq(runs.tenant, tenant)];
+  if (filter.function) where.push(eq(runs.function, filter.function));
+  if (filter.trigger) where.push(eq(runs.trigger, filter.trigger as RunRow["trigger"]));
+  if (filter.status) where.push(eq(runs.status, filter.status as RunRow["status"]));
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    if (!after) return undefined;
+    where.push(or(lt(runs.startedAt, after.startedAt), and(eq(runs.startedAt, after.startedAt), lt(runs.id, after.id))));
+  }
+  const rows = await db.select().from(runs).where(and(...where)).orderBy(desc(runs.startedAt), desc(runs.id)).limit(filter.limit + 1);
+  const more = rows.length > filter.limit;
+  const page = more ? rows.slice(0, filter.limit) : rows;
+  return { runs: page, nextCursor: more ? encodeCursor(page[page.length - 1]) : null };
+}
+
+export async function getRun(db: Database, tenant: string, id: string) {
+  const [run] = await db.select().from(runs).where(and(eq(runs.tenant, tenant), eq(runs.id, id)));
+  if (!run) return undefined;
+  const logs = await db.select({ time: runLogs.time, level: runLogs.level, message: runLogs.message })
+    .from(runLogs).where(eq(runLogs.runId, id)).orderBy(asc(runLogs.seq));
+  return { ...run, logs };
+}
