@@ -1,0 +1,66 @@
+// Bundles a function's entry file (and the npm packages it imports) into one ES module.
+import { readFile } from "node:fs/promises";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { CliError } from "./output.ts";
+
+export interface Bundle {
+  code: string;
+  sourceMap: string;
+}
+
+export async function bundleFunction(file: string): Promise<Bundle> {
+  const { build } = await import("esbuild");
+  try {
+    const result = await build({
+      entryPoints: [resolve(file)],
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "neutral",
+      target: "es2024",
+      // Packages that ship a Workers or browser build get it: the guest has Web APIs, not Node's.
+      conditions: ["workerd", "worker", "browser", "import"],
+      mainFields: ["browser", "module", "main"],
+      sourcemap: "external",
+      outdir: "out",
+      logLevel: "silent",
+    });
+    const js = result.outputFiles.find((f) => f.path.endsWith(".js"));
+    const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
+    if (!js) throw new CliError(`esbuild produced no JavaScript for ${file}`);
+    return { code: js.text, sourceMap: map?.text ?? "" };
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    const first = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors?.[0];
+    if (first) {
+      const at = first.location ? `${first.location.file}:${first.location.line}:${first.location.column}: ` : "";
+      throw new CliError(`${at}${first.text}`);
+    }
+    throw new CliError(`Cannot bundle ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** The manifest: --manifest, else <name>.json or <file>.json beside the file, else {}. */
+export async function readManifest(file: string, explicit?: string): Promise<{ manifest: unknown; path?: string }> {
+  const stem = basename(file, extname(file));
+  const candidates = explicit ? [explicit] : [join(dirname(file), `${stem}.json`), `${file}.json`];
+  for (const path of candidates) {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      if (explicit) throw new CliError(`Cannot read manifest ${path}: ${(error as NodeJS.ErrnoException).code}`);
+      continue;
+    }
+    try {
+      return { manifest: JSON.parse(text), path };
+    } catch (error) {
+      throw new CliError(`${path}: invalid JSON (${(error as Error).message})`);
+    }
+  }
+  return { manifest: {} };
+}
+
+export function functionName(file: string): string {
+  return basename(file, extname(file)).toLowerCase().replace(/[^a-z0-9_-]/g, "-");
+}

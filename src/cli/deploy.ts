@@ -1,0 +1,34 @@
+// isobox deploy <file>: bundle, read the manifest, PUT a new version.
+import { bundleFunction, functionName, readManifest } from "./bundle.ts";
+import type { ApiClient } from "./client.ts";
+import { formatBytes, type Output } from "./output.ts";
+
+export interface DeployOptions {
+  name?: string;
+  tenant?: string;
+  manifest?: string;
+}
+
+export interface DeployResult {
+  name: string;
+  version: number;
+  url: string;
+  bytes: number;
+}
+
+export async function deployFile(client: ApiClient, out: Output, file: string, options: DeployOptions): Promise<DeployResult> {
+  const tenant = options.tenant ?? "default";
+  const name = options.name ?? functionName(file);
+  const started = performance.now();
+  out.progress(`Bundling ${file}…`);
+  const bundle = await bundleFunction(file);
+  const { manifest, path } = await readManifest(file, options.manifest);
+  out.progress(`Deploying ${tenant}/${name} (${formatBytes(bundle.code.length)}${path ? `, manifest ${path}` : ""})…`);
+  const deployed = await client.request<{ name: string; version: number; url: string }>(
+    "PUT", `/api/tenants/${encodeURIComponent(tenant)}/functions/${encodeURIComponent(name)}`,
+    { code: bundle.code, manifest, sourceMap: bundle.sourceMap || undefined },
+  );
+  const result = { ...deployed, bytes: bundle.code.length };
+  out.result(result, `Deployed ${tenant}/${deployed.name} v${deployed.version} in ${Math.round(performance.now() - started)} ms → ${deployed.url}`);
+  return result;
+}

@@ -1,0 +1,81 @@
+// The isobox command line.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { apiClient } from "./client.ts";
+import { deployFile } from "./deploy.ts";
+import { invokeFunction } from "./invoke.ts";
+import { CliError, output } from "./output.ts";
+
+const USAGE = `Usage: isobox <command> [options]
+
+Commands:
+  start [--port N] [--workers N] [--demo] [--data-dir DIR]   run an Isobox node
+  deploy <file> [--name N] [--tenant T] [--manifest FILE]    bundle and deploy a function
+  invoke <name> [--tenant T] [--path /p] [-X METHOD] [-d DATA] [-H "K: V"]   call a function
+
+Options: --json (machine-readable output), --help
+Remote use: ISOBOX_URL (default http://localhost:8787) and ISOBOX_TOKEN.`;
+
+const COMMON = { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+
+function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 2);
+  }
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new CliError(`${flag}: expected a whole number, got ${JSON.stringify(value)}`, 2);
+  return n;
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "start": {
+      const { values } = parse(rest, { port: { type: "string", short: "p" }, workers: { type: "string", short: "w" }, demo: { type: "boolean" }, "data-dir": { type: "string" } });
+      const { start } = await import("./start.ts");
+      return start({ port: int(values.port, "--port"), workers: int(values.workers, "--workers"), demo: values.demo, dataDir: values["data-dir"] });
+    }
+    case "deploy": {
+      const { values, positionals } = parse(rest, { name: { type: "string" }, tenant: { type: "string" }, manifest: { type: "string" } });
+      if (positionals.length !== 1) throw new CliError(`deploy needs one file: isobox deploy <file>`, 2);
+      await deployFile(apiClient(), output(!!values.json), positionals[0], values);
+      return;
+    }
+    case "invoke": {
+      const { values, positionals } = parse(rest, {
+        tenant: { type: "string" }, path: { type: "string" }, method: { type: "string", short: "X" },
+        data: { type: "string", short: "d" }, header: { type: "string", short: "H", multiple: true },
+      });
+      if (positionals.length !== 1) throw new CliError(`invoke needs a function name: isobox invoke <name>`, 2);
+      await invokeFunction(apiClient(), output(!!values.json), positionals[0], { ...values, headers: values.header });
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return;
+    default:
+      throw new CliError(`Unknown command "${command}"\n\n${USAGE}`, 2);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await run(argv);
+  } catch (error) {
+    if (error instanceof CliError) {
+      console.error(`isobox: ${error.message}`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    console.error(`isobox: ${(error as Error).message ?? error}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,34 @@
+// What the CLI prints: lines for people on stdout, progress on stderr, JSON with --json.
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+export interface Output {
+  json: boolean;
+  /** A result: JSON with --json, else the human text. */
+  result(value: unknown, human: string): void;
+  /** Progress of a long step, on stderr (silent with --json). */
+  progress(message: string): void;
+}
+
+export function output(json: boolean): Output {
+  const tty = process.stderr.isTTY;
+  return {
+    json,
+    result(value, human) {
+      process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
+    },
+    progress(message) {
+      if (!json) process.stderr.write(tty ? `\x1b[2m${message}\x1b[0m\n` : `${message}\n`);
+    },
+  };
+}
+
+export function formatBytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

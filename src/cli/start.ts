@@ -1,0 +1,110 @@
+// isobox start: a supervisor and W worker processes on one port (node:cluster). A worker that
+// dies is replaced; SIGTERM drains every worker, then exits 0.
+import cluster, { type Worker } from "node:cluster";
+import { availableParallelism } from "node:os";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { loadConfig, type ConfigInput } from "../config.ts";
+import { createIsobox } from "../isobox.ts";
+import { ensureDataDirSecret, newAdminToken } from "../tenancy/data-dir-secret.ts";
+import { apiClient } from "./client.ts";
+import { deployFile } from "./deploy.ts";
+import { output } from "./output.ts";
+
+export interface StartOptions extends ConfigInput {
+  demo?: boolean;
+}
+
+const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
+/** More deaths than this within a minute and the supervisor waits before replacing a worker. */
+const RESTART_BURST = 10;
+
+export async function start(options: StartOptions): Promise<void> {
+  if (cluster.isPrimary) await supervise(options);
+  else await runWorker(options);
+}
+
+async function supervise(options: StartOptions): Promise<void> {
+  const { demo, ...overrides } = options;
+  const config = loadConfig(overrides);
+  const embedded = !config.databaseUrl;
+  // PGlite lives inside one process: the embedded database allows one worker.
+  const workers = embedded ? 1 : config.workers || availableParallelism();
+  if (embedded && config.workers > 1) console.error(`isobox: the embedded database serves one worker; set DATABASE_URL for ${config.workers}`);
+  const token = config.adminToken ? undefined : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
+
+  const env = { ...process.env, ISOBOX_WORKER_OPTIONS: JSON.stringify(overrides) };
+  let stopping = false;
+  const deaths: number[] = [];
+  const fork = () => cluster.fork(env);
+  cluster.on("exit", (worker: Worker, code, signal) => {
+    if (stopping) return;
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length && deaths[0] < now - 60_000) deaths.shift();
+    console.error(`isobox: worker ${worker.process.pid} died (${signal ?? `exit ${code}`}); starting another`);
+    setTimeout(fork, deaths.length > RESTART_BURST ? 5_000 : 0);
+  });
+
+  const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host}:${config.port}`;
+  let announced = false;
+  cluster.on("listening", () => {
+    if (announced) return;
+    announced = true;
+    console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
+    console.log(`Console: ${url}/`);
+    if (!token) console.log("Admin token: ISOBOX_ADMIN_TOKEN");
+    else if (token.created) console.log(`Admin token (shown once, saved in ${token.file}): ${token.value}`);
+    else console.log(`Admin token: in ${token.file}`);
+    if (demo) void deployExamples(url, token?.value ?? config.adminToken!);
+  });
+  for (let i = 0; i < workers; i++) fork();
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`isobox: ${signal}, draining`);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    const deadline = setTimeout(() => process.exit(1), config.drainMs + 10_000);
+    const check = setInterval(() => {
+      if (Object.keys(cluster.workers ?? {}).length > 0) return;
+      clearInterval(check);
+      clearTimeout(deadline);
+      process.exit(0);
+    }, 50);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+async function deployExamples(url: string, token: string): Promise<void> {
+  const client = apiClient({ url, token });
+  const out = output(false);
+  const files = (await readdir(EXAMPLES)).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith(".d.ts")).sort();
+  for (const file of files) {
+    try {
+      await deployFile(client, out, join(EXAMPLES, file), {});
+    } catch (error) {
+      console.error(`isobox: demo ${file}: ${(error as Error).message}`);
+    }
+  }
+}
+
+async function runWorker(options: StartOptions): Promise<void> {
+  const overrides = JSON.parse(process.env.ISOBOX_WORKER_OPTIONS ?? "{}") as ConfigInput;
+  const box = await createIsobox({ ...options, ...overrides });
+  const server = serve({ fetch: box.app.fetch, port: box.config.port, hostname: box.config.host });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    await box.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop());
+  // Ctrl-C reaches the whole process group; the supervisor decides.
+  process.on("SIGINT", () => {});
+}

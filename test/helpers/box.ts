@@ -1,0 +1,64 @@
+// A real Isobox node for tests: in-process, on a free loopback port, on PGlite in a temp dir or
+// on the Postgres named by DATABASE_URL (the suite runs once for each).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { createIsobox, type Isobox, type IsoboxOptions } from "../../src/index.ts";
+
+export interface TestBox {
+  box: Isobox;
+  url: string;
+  admin: string;
+  dataDir: string;
+  /** JSON request to the management API with the admin token (or `token`). */
+  api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T; headers: Headers }>;
+  /** A new tenant with a unique name and its API key. */
+  tenant(): Promise<{ name: string; apiKey: string }>;
+  /** Deploys code to a tenant (default: a fresh one); returns the function URL. */
+  deploy(name: string, code: string, manifest?: unknown, tenant?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
+  const dataDir = await mkdtemp(join(tmpdir(), "isobox-test-"));
+  const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, spareIsolates: 1, ...options });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: box.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const admin = box.adminToken.value;
+  const api: TestBox["api"] = async (method, path, body, token = admin) => {
+    const response = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  };
+  const tenant = async () => {
+    const name = `t-${randomBytes(5).toString("hex")}`;
+    const created = await api("POST", "/api/tenants", { name });
+    if (created.status !== 201) throw new Error(`cannot create tenant: ${JSON.stringify(created.body)}`);
+    return { name, apiKey: created.body.apiKey as string };
+  };
+  const deploy: TestBox["deploy"] = async (name, code, manifest = { routes: { auth: "public" } }, tenantName) => {
+    const owner = tenantName ?? (await tenant()).name;
+    const deployed = await api("PUT", `/api/tenants/${owner}/functions/${name}`, { code, manifest });
+    if (deployed.status !== 201) throw new Error(`deploy failed: ${JSON.stringify(deployed.body)}`);
+    return deployed.body.url as string;
+  };
+  return {
+    box, url, admin, dataDir, api, tenant, deploy,
+    async close() {
+      const closed = new Promise((resolve) => server.close(resolve));
+      (server as import("node:http").Server).closeAllConnections?.();
+      await closed;
+      await box.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
