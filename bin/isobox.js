@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The isobox command. isolated-vm needs Node started with --no-node-snapshot: re-exec once
-// with it when missing. Runs the built JavaScript when present (an installed package), else
-// the TypeScript sources (this repository; Node 24 strips types).
+// with it when missing. Runs the TypeScript sources when present (a checkout; Node 24 strips
+// types), else the built JavaScript (an installed package ships dist/ only).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ if (!process.execArgv.includes("--no-node-snapshot")) {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => (signal ? process.kill(process.pid, signal) : process.exit(code ?? 1)));
 } else {
-  const built = new URL("../dist/src/cli/main.js", import.meta.url);
-  const { main } = await import(existsSync(built) ? built.href : new URL("../src/cli/main.ts", import.meta.url).href);
+  const source = new URL("../src/cli/main.ts", import.meta.url);
+  const { main } = await import(existsSync(source) ? source.href : new URL("../dist/src/cli/main.js", import.meta.url).href);
   await main(process.argv.slice(2));
 }

@@ -2,6 +2,7 @@
 // dies is replaced; SIGTERM drains every worker, then exits 0.
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +18,10 @@ export interface StartOptions extends ConfigInput {
   demo?: boolean;
 }
 
-const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
+/** examples/ at the package root: two levels up from src/cli, three from dist/src/cli. */
+const EXAMPLES = [new URL("../../examples", import.meta.url), new URL("../../../examples", import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(join(dir, "hello.ts")))!;
 /** More deaths than this within a minute and the supervisor waits before replacing a worker. */
 const RESTART_BURST = 10;
 

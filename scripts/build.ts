@@ -1,0 +1,16 @@
+// Builds the publishable package: JavaScript and .d.ts in dist/ (Node does not strip types
+// inside node_modules), the guest runtime bundle, and the migrations.
+import { execFileSync } from "node:child_process";
+import { cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { buildGuestRuntime } from "../sandbox/host/runtime-bundle.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dist = `${root}dist`;
+
+await rm(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.build.json`], { stdio: "inherit" });
+await mkdir(dist, { recursive: true });
+await writeFile(`${dist}/guest-runtime.js`, await buildGuestRuntime());
+await cp(`${root}schema/migrations`, `${dist}/schema/migrations`, { recursive: true });
+console.log("isobox: built dist/");
