@@ -1,8 +1,9 @@
 // An agent tool: summarize a text with a model API (OpenAI-compatible chat completions).
-// The model key comes from the MODEL_API_KEY secret; the manifest allows only the model host.
+// The key comes from the MODEL_API_KEY secret; MODEL_API_URL may point at another compatible
+// API (which the manifest's fetch.allow must then name).
 import type { Handler } from "isobox";
 
-const MODEL_URL = "https://api.openai.com/v1/chat/completions";
+const DEFAULT_API = "https://api.openai.com/v1";
 
 export default {
   async fetch(request, env) {
@@ -12,7 +13,7 @@ export default {
     if (text.length > 20_000) return Response.json({ error: "text is longer than 20000 characters" }, { status: 413 });
 
     const started = Date.now();
-    const response = await fetch(MODEL_URL, {
+    const response = await fetch(`${env.MODEL_API_URL ?? DEFAULT_API}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${env.MODEL_API_KEY ?? ""}` },
       body: JSON.stringify({

@@ -67,3 +67,11 @@ export const runLogs = pgTable("run_logs", {
   message: text("message").notNull(),
 }, (t) => [primaryKey({ columns: [t.runId, t.seq] })]);
 
+
+/** Tenant secrets, encrypted with AES-256-GCM under the master key (see src/capabilities/secrets.ts). */
+export const secrets = pgTable("secrets", {
+  tenant: text("tenant").notNull().references(() => tenants.name, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  ciphertext: text("ciphertext").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.tenant, t.name] })]);

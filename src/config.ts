@@ -14,6 +14,8 @@ export const ConfigSchema = z.object({
   workers: int(0).default(0),
   /** Admin bearer token; unset means the one generated into dataDir. */
   adminToken: z.string().min(16).optional(),
+  /** 32 bytes as hex or base64; unset means the one generated into dataDir. */
+  masterKey: z.string().optional(),
   /** host:port pairs (or host:*) that the egress policy lets through despite a private address. */
   egressAllowPrivate: z.string().default(""),
   maxBodyBytes: int(1024).default(10 * 1024 * 1024),
@@ -42,6 +44,7 @@ const ENV: Record<keyof Config, string> = {
   port: "PORT",
   workers: "ISOBOX_WORKERS",
   adminToken: "ISOBOX_ADMIN_TOKEN",
+  masterKey: "ISOBOX_MASTER_KEY",
   egressAllowPrivate: "ISOBOX_EGRESS_ALLOW_PRIVATE",
   maxBodyBytes: "ISOBOX_MAX_BODY_BYTES",
   maxIsolates: "ISOBOX_MAX_ISOLATES",

@@ -3,6 +3,8 @@ import type { Hono } from "hono";
 import { IsolatePool } from "../sandbox/host/pool.ts";
 import { Fetcher, type Lookup } from "./capabilities/fetch.ts";
 import { PrivateAllowList } from "./capabilities/egress.ts";
+import { SecretBox } from "./capabilities/secret-box.ts";
+import { SecretStore } from "./capabilities/secrets.ts";
 import { loadConfig, type Config, type ConfigInput } from "./config.ts";
 import { connect, type Db } from "./db/connect.ts";
 import { deployFunction, type Deployed, type DeployInput } from "./functions/deploy.ts";
@@ -39,8 +41,11 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const adminToken = config.adminToken
     ? { value: config.adminToken, file: "ISOBOX_ADMIN_TOKEN", created: false }
     : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
+  const masterKey = config.masterKey ?? (await ensureDataDirSecret(config.dataDir, "master-key", SecretBox.generateText)).value;
   const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await ensureDefaultTenant(db.orm);
+  const secrets = new SecretStore(db, SecretBox.fromText(masterKey));
+  await secrets.start().catch(async (error) => { await db.close(); throw error; });
 
   const defaults = { memoryMb: config.defaultMemoryMb, cpuMs: config.defaultCpuMs, wallMs: config.defaultWallMs, jobWallMs: 900_000 };
   const registry = new FunctionRegistry(db, defaults);
@@ -50,13 +55,13 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   void pool.warmUp();
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db.orm);
-  const invoker = new Invoker({ pool, fetcher, recorder, httpSampleRate: config.httpRunSampleRate });
+  const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate });
   const auth = new Authenticator(db, adminToken.value);
 
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, secrets, isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {
@@ -76,6 +81,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
       });
     }
     await registry.stop();
+    await secrets.stop();
     await pool.close();
     await recorder.close();
     await fetcher.close();

@@ -1,7 +1,7 @@
 // The management API over real HTTP: tenants, keys, auth, deploy, versions, rollback, errors.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startBox, type TestBox } from "./helpers/box.ts";
+import { json, startBox, type TestBox } from "./helpers/box.ts";
 
 const HELLO = `export default { fetch() { return new Response("v1") } }`;
 
@@ -14,13 +14,13 @@ describe("management API", () => {
     assert.deepEqual(await (await fetch(`${t.url}/healthz`)).json(), { ok: true });
     const ready = await fetch(`${t.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.equal((await ready.json()).database, true);
+    assert.equal((await json(ready)).database, true);
   });
 
   test("no token is 401, a wrong token is 401, both in the error shape", async () => {
     const none = await fetch(`${t.url}/api/tenants`);
     assert.equal(none.status, 401);
-    assert.equal((await none.json()).error.code, "ERR_UNAUTHORIZED");
+    assert.equal((await json(none)).error.code, "ERR_UNAUTHORIZED");
     const wrong = await t.api("GET", "/api/tenants", undefined, "isa_not-the-token");
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body.error.code, "ERR_UNAUTHORIZED");
@@ -118,7 +118,7 @@ describe("management API", () => {
     assert.equal(deleted.status, 200);
     const gone = await fetch(first.body.url);
     assert.equal(gone.status, 404);
-    assert.equal((await gone.json()).error.code, "ERR_NOT_FOUND");
+    assert.equal((await json(gone)).error.code, "ERR_NOT_FOUND");
     assert.equal((await t.api("GET", `/api/tenants/${tenant}/functions/svc`)).status, 404);
   });
 
@@ -164,22 +164,22 @@ describe("management API", () => {
     const url = await t.deploy("echo", `export default { async fetch(r) { return new Response(await r.text()) } }`);
     const fn = await fetch(url, { method: "POST", body: big });
     assert.equal(fn.status, 413);
-    assert.equal((await fn.json()).error.code, "ERR_BODY_TOO_LARGE");
+    assert.equal((await json(fn)).error.code, "ERR_BODY_TOO_LARGE");
   });
 
   test("unknown routes and functions are 404 in the error shape", async () => {
     const route = await fetch(`${t.url}/nope`);
     assert.equal(route.status, 404);
-    assert.equal((await route.json()).error.code, "ERR_NOT_FOUND");
+    assert.equal((await json(route)).error.code, "ERR_NOT_FOUND");
     const fn = await fetch(`${t.url}/fn/default/does-not-exist`);
     assert.equal(fn.status, 404);
-    assert.equal((await fn.json()).error.code, "ERR_NOT_FOUND");
+    assert.equal((await json(fn)).error.code, "ERR_NOT_FOUND");
   });
 
   test("the OpenAPI document describes the API", async () => {
     const res = await fetch(`${t.url}/api/openapi.json`);
     assert.equal(res.status, 200);
-    const doc = await res.json();
+    const doc = await json(res);
     assert.equal(doc.openapi, "3.1.0");
     assert.ok(doc.paths["/api/tenants/{tenant}/functions/{name}"].put.requestBody);
     assert.ok(doc.components.schemas.Manifest.properties.limits);

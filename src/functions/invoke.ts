@@ -6,8 +6,10 @@ import { SandboxError } from "../../sandbox/host/limits.ts";
 import type { IsolatePool } from "../../sandbox/host/pool.ts";
 import type { LogLevel, TriggerKind, WireRequest } from "../../sandbox/protocol.ts";
 import type { Fetcher } from "../capabilities/fetch.ts";
+import { redact, type SecretStore } from "../capabilities/secrets.ts";
 import { IsoboxError, type ErrorCode } from "../errors.ts";
 import type { LogLine, RunRecord, RunRecorder } from "../telemetry/recorder.ts";
+import { secretNames } from "./manifest.ts";
 import type { ActiveFunction } from "./registry.ts";
 
 const MAX_LOG_LINES = 1000;
@@ -16,6 +18,7 @@ export interface InvokerDeps {
   pool: IsolatePool;
   fetcher: Fetcher;
   recorder: RunRecorder;
+  secrets: SecretStore;
   /** Fraction of successful HTTP runs recorded. */
   httpSampleRate: number;
 }
@@ -49,8 +52,10 @@ export class Invoker {
     const startedAt = new Date();
     const started = performance.now();
     const logs: LogLine[] = [];
-    const hooks = this.hooks(fn, logs);
-    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env: {} };
+    const env = await this.deps.secrets.env(fn.tenant, secretNames(fn.manifest));
+    const hidden = Object.values(env);
+    const hooks = this.hooks(fn, logs, hidden);
+    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs };
     try {
       const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks);
@@ -63,23 +68,23 @@ export class Invoker {
       });
       return { value: result.value as T, runId, cold: result.cold };
     } catch (error) {
-      const failure = this.toIsoboxError(fn, error, runId);
+      const failure = this.toIsoboxError(error, runId, hidden);
       this.deps.recorder.record({
         ...run,
         status: "failed",
         durationMs: performance.now() - started,
         cpuMs: 0,
-        error: { code: failure.code, message: failure.message, stack: error instanceof SandboxError ? userStack(fn, error.guestStack) : undefined },
+        error: { code: failure.code, message: failure.message, stack: error instanceof SandboxError ? redactOptional(userStack(fn, error.guestStack), hidden) : undefined },
       });
       throw failure;
     }
   }
 
-  private hooks(fn: ActiveFunction, logs: LogLine[]): InvocationHooks {
+  private hooks(fn: ActiveFunction, logs: LogLine[], hidden: string[]): InvocationHooks {
     const fetcher = this.deps.fetcher;
     return {
       log(level: LogLevel, message: string) {
-        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message });
+        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: redact(message, hidden) });
       },
       async fetch(request: WireRequest) {
         try {
@@ -92,10 +97,10 @@ export class Invoker {
     };
   }
 
-  private toIsoboxError(fn: ActiveFunction, error: unknown, runId: string): IsoboxError {
+  private toIsoboxError(error: unknown, runId: string, hidden: string[]): IsoboxError {
     if (!(error instanceof SandboxError)) return new IsoboxError("ERR_INTERNAL", "The function could not be run", { cause: error, details: { runId } });
     const code = SANDBOX_CODES[error.code] ?? "ERR_INTERNAL";
-    return new IsoboxError(code, error.message, { details: { runId } });
+    return new IsoboxError(code, redact(error.message, hidden), { details: { runId } });
   }
 }
 
@@ -105,4 +110,8 @@ export function userStack(fn: ActiveFunction, stack: string | undefined): string
   const lines = stack.split("\n");
   const own = lines.filter((line, i) => i === 0 || line.includes(fn.image.filename));
   return own.join("\n");
+}
+
+function redactOptional(text: string | undefined, hidden: string[]): string | undefined {
+  return text === undefined ? undefined : redact(text, hidden);
 }

@@ -9,6 +9,7 @@ import { healthRoutes } from "./health.ts";
 import { invokeRoutes } from "./invoke.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { runRoutes } from "./runs.ts";
+import { secretRoutes } from "./secrets.ts";
 import type { Services } from "./services.ts";
 import { tenantRoutes } from "./tenants.ts";
 
@@ -34,6 +35,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   api.route("/tenants", tenantRoutes(services));
   api.route("/tenants/:tenant/functions", functionRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
+  api.route("/tenants/:tenant/secrets", secretRoutes(services.secrets, services.db.orm));
   app.route("/api", api);
   return app;
 }

@@ -1,5 +1,6 @@
 // What the HTTP layer needs from the rest of Isobox.
 import type { Config } from "../config.ts";
+import type { SecretStore } from "../capabilities/secrets.ts";
 import type { Db } from "../db/connect.ts";
 import type { Invoker } from "../functions/invoke.ts";
 import type { FunctionRegistry } from "../functions/registry.ts";
@@ -11,6 +12,7 @@ export interface Services {
   registry: FunctionRegistry;
   invoker: Invoker;
   auth: Authenticator;
+  secrets: SecretStore;
   /** True once migrations ran and until shutdown starts. */
   isReady(): boolean;
 }

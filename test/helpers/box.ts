@@ -62,3 +62,8 @@ export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
     },
   };
 }
+
+/** A response's JSON body, typed loosely for assertions. */
+export function json(response: Response): Promise<any> {
+  return response.json();
+}

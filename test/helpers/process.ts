@@ -1,0 +1,65 @@
+// Runs `isobox start` as a real process tree (supervisor + workers) for process-level tests.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("../../bin/isobox.js", import.meta.url));
+
+export interface NodeProcess {
+  url: string;
+  token: string;
+  dataDir: string;
+  child: ChildProcess;
+  output(): string;
+  workerPids(): number[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    }).on("error", reject);
+  });
+}
+
+export async function startNode(args: string[] = [], env: Record<string, string> = {}): Promise<NodeProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), "isobox-proc-"));
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--no-node-snapshot", BIN, "start", "--port", String(port), ...args], {
+    env: { ...process.env, ISOBOX_DATA_DIR: dataDir, ISOBOX_HOST: "127.0.0.1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout!.on("data", (d) => { log += d; });
+  child.stderr!.on("data", (d) => { log += d; });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (/listening on/.test(log)) break;
+    if (child.exitCode !== null || i > 300) throw new Error(`isobox start did not come up:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
+  return {
+    url, token, dataDir, child, exited,
+    output: () => log,
+    workerPids: () => {
+      try {
+        return execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).split("\n").map((s) => Number(s.trim())).filter(Boolean);
+      } catch {
+        return [];
+      }
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

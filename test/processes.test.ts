@@ -1,0 +1,77 @@
+// isobox start as users run it: a supervisor with workers that are replaced when they die,
+// and SIGTERM that drains in-flight requests before exiting 0.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { json } from "./helpers/box.ts";
+import { startNode, type NodeProcess } from "./helpers/process.ts";
+
+const workers = process.env.DATABASE_URL ? 2 : 1;
+const SLOW = `export default { async fetch(request) {
+  const ms = Number(new URL(request.url).searchParams.get("ms") ?? 0);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return Response.json({ waited: ms });
+} }`;
+
+async function deploySlow(node: NodeProcess): Promise<string> {
+  const res = await fetch(`${node.url}/api/tenants/default/functions/slow`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ code: SLOW, manifest: { routes: { auth: "public" } } }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return (await json(res)).url;
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("condition not met in time");
+}
+
+test("a killed worker is replaced and the node keeps answering", { timeout: 120_000 }, async () => {
+  const node = await startNode(["--workers", String(workers)], process.env.DATABASE_URL ? {} : {});
+  try {
+    const url = await deploySlow(node);
+    await eventually(async () => node.workerPids().length === workers);
+    const before = node.workerPids();
+    assert.equal((await fetch(url)).status, 200);
+
+    for (const signal of ["SIGKILL", "SIGABRT"] as const) {
+      const victim = node.workerPids()[0];
+      process.kill(victim, signal);
+      await eventually(async () => !node.workerPids().includes(victim) && node.workerPids().length === workers);
+      await eventually(async () => (await fetch(url)).status === 200);
+    }
+    const after = node.workerPids();
+    assert.equal(after.length, workers);
+    assert.notDeepEqual(after, before);
+    assert.match(node.output(), /died \(SIGKILL\); starting another/);
+    assert.match(node.output(), /died \(SIGABRT\); starting another/);
+  } finally {
+    await node.stop();
+  }
+});
+
+test("SIGTERM drains in-flight requests, then exits 0", { timeout: 120_000 }, async () => {
+  const node = await startNode(["--workers", String(workers)], { ISOBOX_DRAIN_MS: "10000" });
+  try {
+    const url = await deploySlow(node);
+    assert.equal((await fetch(`${url}?ms=0`)).status, 200);
+    const inflight = Promise.all([1, 2, 3].map(() => fetch(`${url}?ms=1500`).then(async (r) => [r.status, await json(r)] as const)));
+    await new Promise((r) => setTimeout(r, 300));
+    node.child.kill("SIGTERM");
+    const results = await inflight;
+    for (const [status, body] of results) {
+      assert.equal(status, 200);
+      assert.deepEqual(body, { waited: 1500 });
+    }
+    const exit = await node.exited;
+    assert.deepEqual(exit, { code: 0, signal: null });
+    await assert.rejects(fetch(`${url}?ms=0`), "the port is closed after the drain");
+  } finally {
+    await node.stop();
+  }
+});
