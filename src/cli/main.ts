@@ -4,6 +4,7 @@ import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
 import { invokeFunction } from "./invoke.ts";
 import { CliError, output } from "./output.ts";
+import { listSecrets, setSecret } from "./secrets.ts";
 
 const USAGE = `Usage: isobox <command> [options]
 
@@ -11,6 +12,8 @@ Commands:
   start [--port N] [--workers N] [--demo] [--data-dir DIR]   run an Isobox node
   deploy <file> [--name N] [--tenant T] [--manifest FILE]    bundle and deploy a function
   invoke <name> [--tenant T] [--path /p] [-X METHOD] [-d DATA] [-H "K: V"]   call a function
+  secrets set <NAME> [--tenant T] [--value V]                 set a secret (value from stdin by default)
+  secrets list [--tenant T]                                   list secret names
 
 Options: --json (machine-readable output), --help
 Remote use: ISOBOX_URL (default http://localhost:8787) and ISOBOX_TOKEN.`;
@@ -34,6 +37,10 @@ function int(value: string | undefined, flag: string): number | undefined {
 
 async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    return;
+  }
   switch (command) {
     case "start": {
       const { values } = parse(rest, { port: { type: "string", short: "p" }, workers: { type: "string", short: "w" }, demo: { type: "boolean" }, "data-dir": { type: "string" } });
@@ -54,6 +61,13 @@ async function run(argv: string[]): Promise<void> {
       if (positionals.length !== 1) throw new CliError(`invoke needs a function name: isobox invoke <name>`, 2);
       await invokeFunction(apiClient(), output(!!values.json), positionals[0], { ...values, headers: values.header });
       return;
+    }
+    case "secrets": {
+      const [sub, ...more] = rest;
+      const { values, positionals } = parse(more, { tenant: { type: "string" }, value: { type: "string" } });
+      if (sub === "set" && positionals.length === 1) return setSecret(apiClient(), output(!!values.json), positionals[0], values);
+      if (sub === "list" && positionals.length === 0) return listSecrets(apiClient(), output(!!values.json), values);
+      throw new CliError("usage: isobox secrets set <NAME> | isobox secrets list", 2);
     }
     case undefined:
     case "help":

@@ -1,0 +1,117 @@
+// The examples, deployed with the isobox CLI and called over HTTP as a user would.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { json, startBox, type TestBox } from "./helpers/box.ts";
+import { cli } from "./helpers/cli.ts";
+
+interface Seen { path: string; authorization?: string; body: any }
+
+/** A loopback stand-in for an OpenAI-compatible chat completions API. */
+async function modelStub(seen: Seen[]): Promise<Server> {
+  const server = createServer(async (req: IncomingMessage, res) => {
+    let text = "";
+    for await (const chunk of req) text += chunk;
+    seen.push({ path: req.url!, authorization: req.headers.authorization, body: JSON.parse(text || "null") });
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ choices: [{ message: { role: "assistant", content: "A short summary." } }] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+describe("examples", () => {
+  let t: TestBox;
+  let stub: Server;
+  let stubPort: number;
+  const seen: Seen[] = [];
+  let env: Record<string, string>;
+  let dir: string;
+
+  before(async () => {
+    stub = await modelStub(seen);
+    stubPort = (stub.address() as AddressInfo).port;
+    t = await startBox({ egressAllowPrivate: `127.0.0.1:${stubPort}` });
+    env = { ISOBOX_URL: t.url, ISOBOX_TOKEN: t.admin };
+    dir = await mkdtemp(join(tmpdir(), "isobox-examples-"));
+  });
+  after(async () => {
+    await t.close();
+    stub.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("hello: isobox deploy, then curl and isobox invoke", async () => {
+    const deployed = await cli(["deploy", "examples/hello.ts", "--json"], env);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const { url, version, name } = JSON.parse(deployed.stdout);
+    assert.equal(name, "hello");
+    assert.ok(version >= 1);
+    assert.deepEqual(await json(await fetch(`${url}?name=ada`)), { hello: "ada" });
+    const invoked = await cli(["invoke", "hello", "--path", "/?name=lin", "--json"], env);
+    assert.equal(invoked.code, 0, invoked.stderr);
+    const result = JSON.parse(invoked.stdout);
+    assert.equal(result.status, 200);
+    assert.deepEqual(JSON.parse(result.body), { hello: "lin" });
+  });
+
+  test("deploy errors are one clear line", async () => {
+    const broken = join(dir, "broken.ts");
+    await writeFile(broken, "export default { fetch() { return 1 +; } }");
+    const result = await cli(["deploy", broken], env);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /broken\.ts:1:\d+: Unexpected/);
+    const missing = await cli(["deploy", join(dir, "nope.ts")], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /isobox: .*nope\.ts/);
+    const unreachable = await cli(["invoke", "hello"], { ISOBOX_URL: "http://127.0.0.1:1", ISOBOX_TOKEN: "x" });
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /Cannot reach Isobox at http:\/\/127\.0\.0\.1:1/);
+  });
+
+  test("hono-app: a whole Hono app with its npm import bundled", async () => {
+    const deployed = await cli(["deploy", "examples/hono-app.ts", "--json"], env);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const { url } = JSON.parse(deployed.stdout);
+    assert.equal(await (await fetch(url)).text(), "todo api");
+    const created = await fetch(`${url}/todos`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "write tests" }) });
+    assert.equal(created.status, 201);
+    assert.deepEqual(await json(created), { id: 1, title: "write tests", done: false });
+    assert.equal((await fetch(`${url}/todos/7`)).status, 404);
+  });
+
+  test("summarize-tool: calls the model API stub with the secret key, only where allowed", async () => {
+    for (const [name, value] of [["MODEL_API_KEY", "sk-test-secret-123"], ["MODEL_API_URL", `http://127.0.0.1:${stubPort}/v1`]]) {
+      const set = await cli(["secrets", "set", name], env, value);
+      assert.equal(set.code, 0, set.stderr);
+    }
+    const manifest = join(dir, "summarize.json");
+    await writeFile(manifest, JSON.stringify({ routes: { auth: "key" }, fetch: { allow: [`http://127.0.0.1:${stubPort}/v1/*`] }, secrets: ["MODEL_API_KEY", "MODEL_API_URL"] }));
+    const deployed = await cli(["deploy", "examples/summarize-tool.ts", "--manifest", manifest, "--json"], env);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const { url } = JSON.parse(deployed.stdout);
+
+    assert.equal((await fetch(url, { method: "POST", body: "{}" })).status, 401, "routes.auth key needs a key");
+    const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${t.admin}` }, body: JSON.stringify({ text: "A long text about isolates." }) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await json(res), { summary: "A short summary." });
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].path, "/v1/chat/completions");
+    assert.equal(seen[0].authorization, "Bearer sk-test-secret-123");
+    assert.equal(seen[0].body.messages[1].content, "A long text about isolates.");
+
+    // The shipped manifest allows only api.openai.com: the same call to the stub is refused unsent.
+    const strict = await cli(["deploy", "examples/summarize-tool.ts", "--name", "summarize-strict", "--json"], env);
+    assert.equal(strict.code, 0, strict.stderr);
+    const denied = await fetch(JSON.parse(strict.stdout).url, { method: "POST", headers: { authorization: `Bearer ${t.admin}` }, body: JSON.stringify({ text: "x" }) });
+    assert.equal(denied.status, 500);
+    const error = (await json(denied)).error;
+    assert.equal(error.code, "ERR_FUNCTION_THREW");
+    assert.match(error.message, /^TypeError: ERR_FETCH_DENIED: 127\.0\.0\.1:\d+: not in the manifest's fetch\.allow/);
+    assert.equal(seen.length, 1, "nothing was sent");
+  });
+});
