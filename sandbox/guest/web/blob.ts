@@ -105,7 +105,7 @@ function relativeIndex(value: number | undefined, fallback: number, size: number
 /** A Blob over bytes the caller gives up (no copy). */
 export function blobFromBytes(bytes: Uint8Array, type: string): Blob {
   const blob = new Blob();
-  adoptBytes(blob, bytes, type);
+  adoptBytes(blob, bytes, normalizeType(type));
   return blob;
 }
 
@@ -136,8 +136,8 @@ export class File extends Blob {
 
 /** A File over bytes the caller gives up (no copy). */
 export function fileFromBytes(bytes: Uint8Array, name: string, type: string, lastModified = Date.now()): File {
-  const file = new File([], name, { type, lastModified });
-  adoptBytes(file, bytes, type);
+  const file = new File([], name, { lastModified });
+  adoptBytes(file, bytes, normalizeType(type));
   return file;
 }
 
