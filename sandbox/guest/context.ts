@@ -1,5 +1,6 @@
 // The `ctx` argument of every handler.
 import type { InvocationInfo } from "../protocol.ts";
+import { AbortController } from "./web/abort.ts";
 
 export interface Pending {
   waitUntil: Promise<unknown>[];

@@ -2,6 +2,7 @@
 // host answers through complete(). The answer is a host entry, so it re-enters the caller's run.
 import type { DispatchResult, HostBindings, HostCallName, HostCalls, WireError } from "../protocol.ts";
 import { currentRun, enterRun } from "./current-run.ts";
+import { DOMException } from "./web/dom-exception.ts";
 
 interface Parked { run: string; resolve(value: unknown): void; reject(error: unknown): void }
 

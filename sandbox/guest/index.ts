@@ -8,6 +8,8 @@ import { enterRun } from "./current-run.ts";
 import { complete, useHostCalls } from "./host-call.ts";
 import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
+import { Response } from "./web/response.ts";
+import { DOMException } from "./web/dom-exception.ts";
 
 const g = globalThis as Record<string, unknown>;
 const bindings = g[BOOT_BINDINGS_GLOBAL] as HostBindings;

@@ -24,8 +24,8 @@ export async function buildGuestRuntime(): Promise<string> {
     target: "es2024",
     mainFields: ["module", "main"],
     conditions: ["worker", "browser"],
-    minifyWhitespace: true,
-    minifySyntax: true,
+    // Identifiers too: 281 KB → 187 KB of source, about 60 KB less heap per idle isolate.
+    minify: true,
     legalComments: "none",
     logLevel: "silent",
   });

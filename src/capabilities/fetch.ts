@@ -26,7 +26,7 @@ export class Fetcher {
   private readonly agent: Agent;
 
   constructor(options: FetcherOptions) {
-    this.options = { lookup: dnsLookup as unknown as Lookup, maxResponseBytes: 10 * 1024 * 1024, maxRedirects: 20, timeoutMs: 30_000, ...options };
+    this.options = { maxResponseBytes: 10 * 1024 * 1024, maxRedirects: 20, timeoutMs: 30_000, ...options, lookup: options.lookup ?? (dnsLookup as unknown as Lookup) };
     const connect = buildConnector({ timeout: 10_000 });
     // The connector sees host and port of every new socket: it resolves the name itself, refuses
     // blocked addresses, and connects to the address it checked (no second lookup to race).

@@ -39,10 +39,10 @@ async function supervise(options: StartOptions): Promise<void> {
   if (embedded && config.workers > 1) console.error(`isobox: the embedded database serves one worker; set DATABASE_URL for ${config.workers}`);
   const token = config.adminToken ? undefined : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
 
-  const env = { ...process.env, ISOBOX_WORKER_OPTIONS: JSON.stringify(overrides) };
   let stopping = false;
   const deaths: number[] = [];
-  const fork = () => cluster.fork(env);
+  // A worker runs this same command line, so it parses the same options.
+  const fork = () => cluster.fork();
   cluster.on("exit", (worker: Worker, code, signal) => {
     if (stopping) return;
     const now = Date.now();
@@ -97,8 +97,8 @@ async function deployExamples(url: string, token: string): Promise<void> {
 }
 
 async function runWorker(options: StartOptions): Promise<void> {
-  const overrides = JSON.parse(process.env.ISOBOX_WORKER_OPTIONS ?? "{}") as ConfigInput;
-  const box = await createIsobox({ ...options, ...overrides });
+  const { demo: _demo, ...overrides } = options;
+  const box = await createIsobox(overrides);
   const server = serve({ fetch: box.app.fetch, port: box.config.port, hostname: box.config.host });
   let stopping = false;
   const stop = async () => {

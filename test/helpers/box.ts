@@ -26,7 +26,8 @@ export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-test-"));
   const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, spareIsolates: 1, ...options });
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: box.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+    // Keep Node's own Request/Response globals: tests compare against them.
+    const s = serve({ fetch: box.app.fetch, port: 0, hostname: "127.0.0.1", overrideGlobalObjects: false }, () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const admin = box.adminToken.value;

@@ -21,7 +21,7 @@ let internals: {
   addAlgorithm(signal: AbortSignal, algorithm: Algorithm): () => void;
 };
 
-export class AbortSignal extends EventTarget<{ abort: Event }> {
+export class AbortSignal extends EventTarget {
   #aborted = false;
   #reason: unknown = undefined;
   #algorithms: Set<Algorithm> | null = null;
@@ -83,11 +83,11 @@ export class AbortSignal extends EventTarget<{ abort: Event }> {
   }
 
   set onabort(listener: AbortListener) {
-    setEventAttributeValue(this, "abort", listener as never);
+    setEventAttributeValue(this, "abort", listener as ((event: Event) => void) | null);
     if (typeof listener === "function") this.#pinIfDependent();
   }
 
-  addEventListener(...args: Parameters<EventTarget<{ abort: Event }>["addEventListener"]>): void {
+  addEventListener(...args: Parameters<EventTarget["addEventListener"]>): void {
     super.addEventListener(...args);
     if (args[0] === "abort" && args[1]) this.#pinIfDependent();
   }

@@ -42,9 +42,15 @@ export class DOMException extends ErrorBase {
   #message: string;
 
   constructor(message: unknown = "", name: unknown = "Error") {
-    super(); // no message: V8 formats `stack` lazily, through the accessors below
+    super(); // no own `message`: message and name are the accessors below
     this.#message = String(message);
     this.#name = String(name);
+    // A bare isolate's V8 writes the stack's first line without consulting the accessors
+    // (Node and browsers do): put "Name: message" there ourselves.
+    const stack = String(this.stack ?? "");
+    const frames = stack.includes("\n") ? stack.slice(stack.indexOf("\n")) : "";
+    const head = this.#message ? `${this.#name}: ${this.#message}` : this.#name;
+    Object.defineProperty(this, "stack", { value: head + frames, writable: true, configurable: true });
   }
 
   get name(): string {

@@ -1,5 +1,6 @@
 // TextEncoderStream and TextDecoderStream: the encoders of encoding.ts behind a TransformStream.
-import { TransformStream } from "./streams.ts";
+import { streams } from "./streams.ts";
+import type { TransformStream } from "web-streams-polyfill";
 import { utf8Encode, utf8Label, Utf8Decoder } from "./encoding.ts";
 import { enumerableMembers, tagClass, toDictionary, viewBytes } from "./util.ts";
 
@@ -9,7 +10,7 @@ export class TextEncoderStream {
   constructor() {
     // A high surrogate at the end of a chunk waits for the low surrogate that may start the next.
     let pendingHigh = "";
-    this.#transform = new TransformStream<string, Uint8Array>({
+    this.#transform = new (streams().TransformStream)<string, Uint8Array>({
       transform(chunk, controller) {
         let text = pendingHigh + String(chunk);
         pendingHigh = "";
@@ -50,7 +51,7 @@ export class TextDecoderStream {
     this.#fatal = Boolean(init.fatal);
     this.#ignoreBOM = Boolean(init.ignoreBOM);
     const decoder = new Utf8Decoder(this.#fatal, this.#ignoreBOM);
-    this.#transform = new TransformStream<ArrayBuffer | ArrayBufferView, string>({
+    this.#transform = new (streams().TransformStream)<ArrayBuffer | ArrayBufferView, string>({
       transform(chunk, controller) {
         const bytes = viewBytes(chunk);
         if (!bytes) throw new TypeError("TextDecoderStream: chunk must be an ArrayBuffer or an ArrayBufferView");

@@ -5,7 +5,7 @@ import { MultipartParseError, parseMultipart } from "@remix-run/multipart-parser
 import { Blob, blobBytes, File, fileFromBytes } from "./blob.ts";
 import { utf8DecodeWithoutBOM, utf8Encode } from "./encoding.ts";
 import type { MimeType } from "./mime.ts";
-import { URLSearchParams } from "./url.ts";
+import { urlClasses } from "./url.ts";
 import { concatBytes, enumerableMembers, requireArgs, tagClass, toUSVString, type Bytes } from "./util.ts";
 
 type Entry = [string, string | File];
@@ -147,10 +147,15 @@ export function parseFormData(bytes: Uint8Array, mime: MimeType | null): FormDat
   }
   if (kind === "application/x-www-form-urlencoded") {
     const form = new FormData();
-    for (const [name, value] of new URLSearchParams(utf8DecodeWithoutBOM(bytes))) form.append(name, value);
+    for (const [name, value] of new (urlClasses().URLSearchParams)(utf8DecodeWithoutBOM(bytes))) form.append(name, value);
     return form;
   }
   throw new TypeError(`Failed to parse body as FormData: Content-Type is ${kind ? `'${kind}'` : "missing"}`);
+}
+
+/** Undoes escapeName, as the multipart/form-data parsing spec does for names and filenames. */
+function unescapeName(name: string): string {
+  return name.replace(/%0A/gi, "\n").replace(/%0D/gi, "\r").replace(/%22/g, '"');
 }
 
 function parseMultipartForm(bytes: Uint8Array, boundary: string): FormData {
@@ -159,13 +164,13 @@ function parseMultipartForm(bytes: Uint8Array, boundary: string): FormData {
     // The isolate's memory limit bounds the body; the parser's own limits would only cut it short.
     const options = { boundary, maxFileSize: Infinity, maxTotalSize: Infinity, maxParts: Infinity, maxHeaderSize: 64 * 1024 };
     for (const part of parseMultipart(bytes, options)) {
-      const name = part.name;
-      if (name === undefined) throw new TypeError("Failed to parse body as FormData: a part has no name");
+      if (part.name === undefined) throw new TypeError("Failed to parse body as FormData: a part has no name");
+      const name = unescapeName(part.name);
       const filename = part.filename;
       if (filename === undefined) {
         form.append(name, utf8DecodeWithoutBOM(part.bytes));
       } else {
-        form.append(name, fileFromBytes(part.bytes, filename, part.headers["content-type"] ?? "text/plain"));
+        form.append(name, fileFromBytes(part.bytes, unescapeName(filename), part.headers["content-type"] ?? "text/plain"));
       }
     }
   } catch (error) {

@@ -102,14 +102,14 @@ function formatObject(value: object, ctx: Context, level: number): string {
   if (value instanceof Map) return formatMap(value, ctx, level);
   if (value instanceof Set) return formatSet(value, ctx, level);
   if (value instanceof WeakMap || value instanceof WeakSet) return `${prefixOf(value, "Object")} { <items unknown> }`;
-  if (value instanceof Promise) return braces(`${prefixOf(value, "Promise")}`, propertyEntries(value, ctx, level));
+  if (value instanceof Promise) return braces(prefixOf(value, "Promise"), propertyEntries(value, ctx, level), level);
   const boxed = boxedPrimitive(value);
   if (boxed !== null) return boxed;
   const entries = webEntries(value, ctx, level);
-  if (entries !== null) return braces(prefixOf(value, "Object"), entries);
+  if (entries !== null) return braces(prefixOf(value, "Object"), entries, level);
   const prefix = prefixOf(value, "Object");
   if (level > ctx.depth) return `[${prefix}]`;
-  return braces(prefix === "Object" ? "" : prefix, propertyEntries(value, ctx, level));
+  return braces(prefix === "Object" ? "" : prefix, propertyEntries(value, ctx, level), level);
 }
 
 function formatFunction(fn: Function, ctx: Context, level: number): string {
@@ -124,7 +124,7 @@ function formatFunction(fn: Function, ctx: Context, level: number): string {
     text = `[${kind === "Object" ? "Function" : kind}${name}]`;
   }
   const entries = propertyEntries(fn, ctx, level);
-  return entries.length === 0 ? text : braces(text, entries);
+  return entries.length === 0 ? text : braces(text, entries, level);
 }
 
 function formatError(error: Error, ctx: Context, level: number): string {
@@ -140,7 +140,7 @@ function formatError(error: Error, ctx: Context, level: number): string {
     entries.push(`[cause]: ${formatValue(error.cause, ctx, level + 1)}`);
   }
   if (level > 0) text = text.split("\n").join(`\n${"  ".repeat(level)}`);
-  return entries.length === 0 ? text : braces(text, entries);
+  return entries.length === 0 ? text : braces(text, entries, level);
 }
 
 function formatArray(array: unknown[], ctx: Context, level: number): string {
@@ -164,7 +164,7 @@ function formatArray(array: unknown[], ctx: Context, level: number): string {
   if (array.length > shown) entries.push(`... ${array.length - shown} more item${array.length - shown === 1 ? "" : "s"}`);
   entries.push(...propertyEntries(array, ctx, level, (key) => !isIndex(key)));
   const prefix = constructorName(array);
-  return brackets(prefix === "Array" ? "" : `${prefix ?? "[Array: null prototype]"}(${array.length}) `, entries);
+  return brackets(prefix === "Array" ? "" : `${prefix ?? "[Array: null prototype]"}(${array.length}) `, entries, level);
 }
 
 function formatTypedArray(view: ArrayBufferView, ctx: Context, level: number): string {
@@ -174,7 +174,7 @@ function formatTypedArray(view: ArrayBufferView, ctx: Context, level: number): s
   for (let i = 0; i < shown; i++) entries.push(formatPrimitive(items[i]));
   if (items.length > shown) entries.push(`... ${items.length - shown} more items`);
   if (level > ctx.depth) return `[${objectTag(view)}]`;
-  return brackets(`${objectTag(view)}(${items.length}) `, entries);
+  return brackets(`${objectTag(view)}(${items.length}) `, entries, level);
 }
 
 function formatArrayBuffer(buffer: ArrayBuffer): string {
@@ -195,7 +195,7 @@ function formatMap(map: Map<unknown, unknown>, ctx: Context, level: number): str
     }
     entries.push(`${formatValue(key, ctx, level + 1)} => ${formatValue(item, ctx, level + 1)}`);
   }
-  return braces(prefix, [...entries, ...propertyEntries(map, ctx, level)]);
+  return braces(prefix, [...entries, ...propertyEntries(map, ctx, level)], level);
 }
 
 function formatSet(set: Set<unknown>, ctx: Context, level: number): string {
@@ -209,7 +209,7 @@ function formatSet(set: Set<unknown>, ctx: Context, level: number): string {
     }
     entries.push(formatValue(item, ctx, level + 1));
   }
-  return braces(prefix, [...entries, ...propertyEntries(set, ctx, level)]);
+  return braces(prefix, [...entries, ...propertyEntries(set, ctx, level)], level);
 }
 
 function boxedPrimitive(value: object): string | null {
@@ -266,21 +266,23 @@ function propertyEntries(value: object, ctx: Context, level: number, keep: (key:
   return entries;
 }
 
+/** Node's isBelowBreakLength, with its start estimate (entries, indentation, brace, prefix, 10). */
 function fitsOnOneLine(prefix: string, entries: string[], level: number): boolean {
-  const length = entries.reduce((sum, entry) => sum + entry.length + 2, prefix.length + 4 + level * 2);
+  const start = entries.length + level * 2 + 1 + prefix.length + 10;
+  const length = entries.reduce((sum, entry) => sum + entry.length, start + entries.length);
   return length <= BREAK_LENGTH && !entries.some((entry) => entry.includes("\n"));
 }
 
-function braces(prefix: string, entries: string[]): string {
+function braces(prefix: string, entries: string[], level: number): string {
   const start = prefix ? `${prefix} ` : "";
   if (entries.length === 0) return `${start}{}`;
-  if (fitsOnOneLine(start, entries, 0)) return `${start}{ ${entries.join(", ")} }`;
+  if (fitsOnOneLine(prefix, entries, level)) return `${start}{ ${entries.join(", ")} }`;
   return `${start}{\n${indent(entries.join(",\n"))}\n}`;
 }
 
-function brackets(prefix: string, entries: string[]): string {
+function brackets(prefix: string, entries: string[], level: number): string {
   if (entries.length === 0) return `${prefix}[]`;
-  if (fitsOnOneLine(prefix, entries, 0)) return `${prefix}[ ${entries.join(", ")} ]`;
+  if (fitsOnOneLine(prefix, entries, level)) return `${prefix}[ ${entries.join(", ")} ]`;
   // Many short items are packed several to a line, as Node groups them.
   if (entries.length > 6 && entries.every((entry) => entry.length <= 16 && !entry.includes("\n"))) {
     const lines: string[] = [];

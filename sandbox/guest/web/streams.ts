@@ -1,28 +1,36 @@
-// WHATWG Streams from web-streams-polyfill's ponyfill entry (no globals touched by the import), plus
-// the few stream operations the Fetch Standard needs.
-import { ReadableStream } from "web-streams-polyfill";
+// WHATWG Streams from web-streams-polyfill (the spec's reference implementation), loaded on first
+// use (see lazy.ts), plus the few stream operations the Fetch Standard needs.
+import type { ReadableStream } from "web-streams-polyfill";
+import { whileLoading } from "./lazy.ts";
 import { concatBytes, type Bytes } from "./util.ts";
 
-export {
-  ByteLengthQueuingStrategy,
-  CountQueuingStrategy,
-  ReadableByteStreamController,
-  ReadableStream,
-  ReadableStreamBYOBReader,
-  ReadableStreamBYOBRequest,
-  ReadableStreamDefaultController,
-  ReadableStreamDefaultReader,
-  TransformStream,
-  TransformStreamDefaultController,
-  WritableStream,
-  WritableStreamDefaultController,
-  WritableStreamDefaultWriter,
-} from "web-streams-polyfill";
+export type { ReadableStream } from "web-streams-polyfill";
+
+/** Names of the stream classes installed as globals. */
+export const STREAM_CLASSES = [
+  "ReadableStream", "ReadableStreamDefaultReader", "ReadableStreamBYOBReader", "ReadableStreamBYOBRequest",
+  "ReadableStreamDefaultController", "ReadableByteStreamController", "WritableStream", "WritableStreamDefaultWriter",
+  "WritableStreamDefaultController", "TransformStream", "TransformStreamDefaultController", "ByteLengthQueuingStrategy",
+  "CountQueuingStrategy",
+] as const;
+
+type Polyfill = ReturnType<typeof loadPolyfill>;
+const loadPolyfill = () => whileLoading(() => require("web-streams-polyfill/dist/ponyfill.js"));
+let polyfill: Polyfill | undefined;
+
+/** The polyfill's classes, loading it on the first call. */
+export function streams(): Polyfill {
+  return (polyfill ??= loadPolyfill());
+}
+
+/** Whether a value is a ReadableStream; none can exist before the polyfill has loaded. */
+export function isReadableStream(value: unknown): value is ReadableStream {
+  return polyfill !== undefined && value instanceof polyfill.ReadableStream;
+}
 
 /**
  * Whether the stream was ever read from or cancelled (the Streams spec's [[disturbed]]). The
- * polyfill is the spec's reference implementation and keeps that slot as `_disturbed`; it has no
- * public accessor, and Body.bodyUsed depends on it.
+ * polyfill keeps that slot as `_disturbed` and has no public accessor; Body.bodyUsed needs it.
  */
 export function isDisturbed(stream: ReadableStream): boolean {
   return (stream as unknown as { _disturbed?: boolean })._disturbed === true;
@@ -31,7 +39,7 @@ export function isDisturbed(stream: ReadableStream): boolean {
 /** A readable byte stream with the given bytes as its only chunk. The stream takes ownership. */
 export function byteStream(bytes: Bytes): ReadableStream<Uint8Array> {
   let pending: Bytes | null = bytes;
-  return new ReadableStream({
+  return new (streams().ReadableStream)({
     type: "bytes",
     pull(controller) {
       if (pending !== null && pending.byteLength > 0) controller.enqueue(pending);
