@@ -26,6 +26,7 @@ export async function buildGuestRuntime(): Promise<string> {
     conditions: ["worker", "browser"],
     // Identifiers too: 281 KB → 187 KB of source, about 60 KB less heap per idle isolate.
     minify: true,
+    keepNames: true,
     legalComments: "none",
     logLevel: "silent",
   });

@@ -3,6 +3,7 @@
 import { Hono, type Context } from "hono";
 import type { WireRequest, WireResponse } from "../../sandbox/protocol.ts";
 import { IsoboxError } from "../errors.ts";
+import { readBodyOf } from "./body.ts";
 import type { Services } from "./services.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
@@ -42,8 +43,8 @@ async function toWire(c: Context, tenant: string, name: string): Promise<WireReq
   const headers: string[] = [];
   raw.headers.forEach((value, key) => { headers.push(key, value); });
   const hasBody = raw.method !== "GET" && raw.method !== "HEAD";
-  const body = hasBody ? await raw.arrayBuffer() : null;
-  return { method: raw.method, url: url.href, headers, body: body && body.byteLength > 0 ? body : null };
+  const body = hasBody ? await readBodyOf(c) : null;
+  return { method: raw.method, url: url.href, headers, body: body && body.byteLength > 0 ? exactBuffer(body) : null };
 }
 
 function fromWire(wire: WireResponse): Response {
@@ -51,4 +52,10 @@ function fromWire(wire: WireResponse): Response {
   for (let i = 0; i < wire.headers.length; i += 2) headers.append(wire.headers[i], wire.headers[i + 1]);
   const body = NULL_BODY.has(wire.status) ? null : wire.body;
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+}
+
+/** The bytes as an ArrayBuffer of their own (what crosses into the isolate). */
+function exactBuffer(bytes: Uint8Array): ArrayBuffer {
+  const { buffer, byteOffset, byteLength } = bytes;
+  return byteOffset === 0 && byteLength === buffer.byteLength ? (buffer as ArrayBuffer) : (buffer.slice(byteOffset, byteOffset + byteLength) as ArrayBuffer);
 }

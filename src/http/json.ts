@@ -2,10 +2,11 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { IsoboxError } from "../errors.ts";
+import { readBodyOf } from "./body.ts";
 import { fromZod } from "./errors.ts";
 
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const text = await c.req.text();
+  const text = new TextDecoder().decode(await readBodyOf(c));
   let body: unknown = undefined;
   if (text.trim() !== "") {
     try {
