@@ -58,7 +58,6 @@ async function supervise(options: StartOptions): Promise<void> {
     if (announced) return;
     announced = true;
     console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
-    console.log(`Console: ${url}/`);
     if (!token) console.log("Admin token: ISOBOX_ADMIN_TOKEN");
     else if (token.created) console.log(`Admin token (shown once, saved in ${token.file}): ${token.value}`);
     else console.log(`Admin token: in ${token.file}`);
