@@ -33,8 +33,11 @@ export interface WireError {
 
 export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
 
-/** What a dispatch returns to the host; the guest never throws across the boundary. */
-export type DispatchResult<T> = { ok: true; value: T } | { ok: false; error: WireError };
+/**
+ * What a dispatch returns to the host; the guest never throws across the boundary. `settled`
+ * says the invocation registered no ctx.waitUntil work, so the host need not call settle().
+ */
+export type DispatchResult<T> = { ok: true; value: T; settled?: boolean } | { ok: false; error: WireError };
 
 export type TriggerKind = "fetch" | "job" | "scheduled";
 

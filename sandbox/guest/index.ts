@@ -70,15 +70,25 @@ async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): 
     const env = Object.freeze({ ...info.env });
     const value = await handler(input, env, ctx);
     enterRun(info.runId);
-    if (kind !== "fetch") return { ok: true, value: value === undefined ? null : value };
+    if (kind !== "fetch") return finished(info.runId, value === undefined ? null : value);
     if (!(value instanceof Response)) {
-      return { ok: false, error: { name: "TypeError", message: `fetch handler returned ${safeString(value)?.slice(0, 80) ?? typeof value}, not a Response` } };
+      throw new TypeError(`fetch handler returned ${safeString(value)?.slice(0, 80) ?? typeof value}, not a Response`);
     }
     const wire: WireResponse = await fromResponse(value);
-    return { ok: true, value: wire };
+    return finished(info.runId, wire);
   } catch (error) {
+    // A failed invocation is over for the host: its waitUntil work runs on unobserved.
+    pending.delete(info.runId);
     return { ok: false, error: wireError(error) };
   }
+}
+
+/** A successful result; without waitUntil work the invocation is forgotten at once. */
+function finished(runId: string, value: unknown): DispatchResult<unknown> {
+  const state = pending.get(runId);
+  if (state && state.waitUntil.length > 0) return { ok: true, value };
+  pending.delete(runId);
+  return { ok: true, value, settled: true };
 }
 
 /** Resolves once every ctx.waitUntil promise of the invocation has settled; forgets it. */
