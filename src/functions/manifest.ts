@@ -4,8 +4,8 @@ import { z } from "zod";
 import { IsoboxError } from "../errors.ts";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
-/** A host ("api.openai.com", "*.github.com", "localhost:8080") or a URL prefix ending in "*". */
-const FETCH_RULE = /^(https?:\/\/)?(\*\.)?[a-z0-9.-]+(:\d{1,5})?(\/[^\s]*)?$/i;
+/** A host ("api.openai.com", "*.github.com", "localhost:8080", "[::1]:80") or a URL prefix ending in "*". */
+const FETCH_RULE = /^(https?:\/\/)?((\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?(\/[^\s]*)?$/i;
 
 const Hosts = z.array(z.string().regex(FETCH_RULE, "expected a host name or URL prefix")).max(100);
 

@@ -1,0 +1,145 @@
+// The egress policy: the address classifier, manifest rules, and the live path on loopback.
+// No connection ever leaves 127.0.0.0/8: blocked names resolve through a lookup the test controls.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { blockedReason } from "../src/capabilities/addresses.ts";
+import { EgressPolicy, FetchDenied, PrivateAllowList } from "../src/capabilities/egress.ts";
+import type { Lookup } from "../src/capabilities/fetch.ts";
+import { json, startBox, type TestBox } from "./helpers/box.ts";
+
+describe("address classifier", () => {
+  const blocked = ["127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+    "::", "::1", "fe80::1", "fd00::1", "fc00::7", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a00:1",
+    "2002:7f00:1::", "224.0.0.1", "255.255.255.255", "192.0.2.1", "198.18.0.1"];
+  for (const address of blocked) {
+    test(`${address} is refused`, () => assert.ok(blockedReason(address), address));
+  }
+  for (const address of ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "::ffff:8.8.8.8"]) {
+    test(`${address} is public`, () => assert.equal(blockedReason(address), undefined));
+  }
+});
+
+describe("manifest rules", () => {
+  const policy = new EgressPolicy(["api.openai.com", "*.github.com", "localhost:8080", "https://hooks.slack.com/services/*"]);
+  const allowed = ["https://api.openai.com/v1/chat", "http://api.openai.com/", "https://raw.github.com/x", "http://localhost:8080/a", "https://hooks.slack.com/services/T1/B2"];
+  const denied = ["https://evil.com/", "https://api.openai.com.evil.com/", "https://github.com/", "http://localhost:8081/", "https://hooks.slack.com/other",
+    "http://hooks.slack.com/services/T1", "file:///etc/passwd", "ftp://api.openai.com/", "https://user:pw@api.openai.com/"];
+  for (const url of allowed) test(`allows ${url}`, () => policy.check(new URL(url)));
+  for (const url of denied) {
+    test(`denies ${url}`, () => assert.throws(() => policy.check(new URL(url)), (e: Error) => e instanceof FetchDenied && e.message.startsWith("ERR_FETCH_DENIED")));
+  }
+  test("nothing is allowed without rules", () => assert.throws(() => new EgressPolicy([]).check(new URL("https://example.com/")), FetchDenied));
+  test("operator private list names host and port", () => {
+    const list = new PrivateAllowList("127.0.0.1:9000, internal.tools:*");
+    assert.ok(list.allows("127.0.0.1", "9000"));
+    assert.ok(!list.allows("127.0.0.1", "9001"));
+    assert.ok(list.allows("internal.tools", "443"));
+  });
+});
+
+describe("guest fetch on loopback", () => {
+  let t: TestBox;
+  let stub: Server;
+  let other: Server;
+  let port: number;
+  let otherPort: number;
+  const hits: string[] = [];
+  const otherHits: string[] = [];
+  // Names the test controls: they resolve to blocked addresses or to the loopback stub.
+  const lookup: Lookup = (hostname, _options, callback) => {
+    const table: Record<string, string> = { "private.test": "10.0.0.1", "metadata.test": "169.254.169.254", "stub.test": "127.0.0.1" };
+    const address = table[hostname] ?? (hostname === "localhost" ? "127.0.0.1" : hostname);
+    callback(null, [{ address, family: address.includes(":") ? 6 : 4 }]);
+  };
+
+  before(async () => {
+    other = createServer((req, res) => { otherHits.push(req.url!); res.end("other"); });
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    otherPort = (other.address() as AddressInfo).port;
+    stub = createServer((req, res) => {
+      hits.push(req.url!);
+      if (req.url === "/redirect") {
+        res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/landed` });
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "application/json", "x-stub": "yes" });
+      res.end(JSON.stringify({ path: req.url, method: req.method, agent: req.headers["user-agent"] ?? null }));
+    });
+    await new Promise<void>((r) => stub.listen(0, "127.0.0.1", r));
+    port = (stub.address() as AddressInfo).port;
+    // The operator opens the stub under one name; every other way to reach it stays closed.
+    t = await startBox({ egressAllowPrivate: `stub.test:${port}`, lookup });
+  });
+  after(async () => {
+    await t.close();
+    stub.close();
+    other.close();
+  });
+
+  const FETCHER = `export default { async fetch(request) {
+    const target = new URL(request.url).searchParams.get("url");
+    try {
+      const response = await fetch(target, { method: "POST", body: "ping" });
+      return Response.json({ status: response.status, body: await response.text(), stub: response.headers.get("x-stub") });
+    } catch (error) {
+      return Response.json({ error: error.name, message: error.message }, { status: 502 });
+    }
+  } }`;
+
+  async function call(url: string, allow: string[]): Promise<any> {
+    const fn = await t.deploy("fetcher", FETCHER, { routes: { auth: "public" }, fetch: { allow } });
+    return json(await fetch(`${fn}?url=${encodeURIComponent(url)}`));
+  }
+
+  test("an allowed loopback stub opened by the operator setting works", async () => {
+    const result = await call(`http://stub.test:${port}/hello?x=1`, [`stub.test:${port}`]);
+    assert.equal(result.status, 200, JSON.stringify(result));
+    assert.deepEqual(JSON.parse(result.body), { path: "/hello?x=1", method: "POST", agent: null });
+    assert.equal(result.stub, "yes");
+  });
+
+  const refusals: [string, string, RegExp][] = [
+    ["not in fetch.allow", "http://stub.test:PORT/x", /not in the manifest's fetch\.allow/],
+    ["127.0.0.1, allowed by the manifest but not opened by the operator", "http://127.0.0.1:PORT/x", /127\.0\.0\.1 is a loopback/],
+    ["localhost", "http://localhost:PORT/x", /localhost/],
+    ["127.1", "http://127.1:PORT/x", /127\.0\.0\.1 is a loopback/],
+    ["[::1]", "http://[::1]:PORT/x", /loopback/],
+    ["0x7f000001", "http://0x7f000001:PORT/x", /127\.0\.0\.1 is a loopback/],
+    ["2130706433", "http://2130706433:PORT/x", /127\.0\.0\.1 is a loopback/],
+    ["0177.0.0.1", "http://0177.0.0.1:PORT/x", /127\.0\.0\.1 is a loopback/],
+    ["::ffff:127.0.0.1", "http://[::ffff:127.0.0.1]:PORT/x", /loopback/],
+    ["0.0.0.0", "http://0.0.0.0:PORT/x", /unspecified/],
+    ["a name resolving to 10.0.0.1", "http://private.test:PORT/x", /resolves to 10\.0\.0\.1, a private address/],
+    ["a name resolving to the metadata address", "http://metadata.test/latest", /169\.254\.169\.254, a linkLocal/],
+    ["the metadata address", "http://169.254.169.254/latest", /linkLocal/],
+    ["a scheme other than http(s)", "file:///etc/passwd", /only http and https/],
+  ];
+  for (const [label, template, reason] of refusals) {
+    test(`refused, nothing sent: ${label}`, async () => {
+      const before = hits.length;
+      const url = template.replace("PORT", String(port));
+      const host = new URL(url).host || "file:";
+      const allow = url.startsWith("file:") || label === "not in fetch.allow" ? [] : [host];
+      const result = await call(url, allow);
+      assert.equal(result.error, "TypeError", JSON.stringify(result));
+      assert.match(result.message, /^ERR_FETCH_DENIED: /);
+      assert.match(result.message, reason);
+      assert.equal(hits.length, before, "the stub saw nothing");
+    });
+  }
+
+  test("a redirect from the allowed stub to a port that is not allowed is refused unsent", async () => {
+    const result = await call(`http://stub.test:${port}/redirect`, [`stub.test:${port}`]);
+    assert.equal(result.error, "TypeError", JSON.stringify(result));
+    assert.match(result.message, /^ERR_FETCH_DENIED: 127\.0\.0\.1:\d+: not in the manifest's fetch\.allow/);
+    assert.deepEqual(otherHits, []);
+  });
+
+  test("a redirect to an allowed but private port the operator did not open is refused unsent", async () => {
+    const result = await call(`http://stub.test:${port}/redirect`, [`stub.test:${port}`, `127.0.0.1:${otherPort}`]);
+    assert.match(result.message, /^ERR_FETCH_DENIED: .*loopback/);
+    assert.deepEqual(otherHits, []);
+  });
+});
