@@ -2,7 +2,7 @@
 // arguments and results are copied. No Reference to a host object ever enters an isolate.
 import ivm from "isolated-vm";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import type { DispatchResult, HostBindings, HostCallName, LogLevel, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { DispatchResult, HostBindings, LogLevel, WireError, WireRequest, WireResponse } from "../protocol.ts";
 
 /** What the host does for one invocation; supplied by the embedder per call. */
 export interface InvocationHooks {
@@ -24,11 +24,72 @@ const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "
 const MAX_RANDOM = 65536;
 const MAX_LOG_CHARS = 16 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Header fields (name + value pairs) a request or response may carry across the boundary. */
+const MAX_HEADERS = 10_000;
+const LOG_LEVELS = new Set<unknown>(["debug", "info", "log", "warn", "error"]);
+const REDIRECTS = new Set<unknown>([undefined, "follow", "manual", "error"]);
+
+// Everything the guest hands over is a copy, so no getter or Proxy trap runs on the host; but it
+// is the guest's data, and user code can bend what the runtime builds (Array.prototype.push or
+// globalThis.String replaced, a Request getter redefined). A sparse array of length 2^32 - 2 costs
+// the guest nothing to make and copy; the host's loops over such "header pairs" ran out of heap and
+// crashed the node (measured, before these checks). So the host checks the shape of what it gets
+// before touching it, and does not coerce guest values with String() or Number().
 
 function nodeHash(name: unknown): string {
   const hash = typeof name === "string" ? HASHES[name.toUpperCase()] : undefined;
-  if (!hash) throw new TypeError(`Unsupported hash algorithm: ${String(name)}`);
+  if (!hash) throw new TypeError(`Unsupported hash algorithm: ${typeof name === "string" ? name.slice(0, 40) : typeof name}`);
   return hash;
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[^\0\r\n]*$/;
+
+/** Header pairs as the wire defines them: valid names and values, even and bounded in length. */
+function isHeaderPairs(value: unknown): value is string[] {
+  if (!Array.isArray(value) || value.length % 2 !== 0 || value.length > 2 * MAX_HEADERS) return false;
+  for (let i = 0; i < value.length; i += 2) {
+    const name: unknown = value[i];
+    const field: unknown = value[i + 1];
+    if (typeof name !== "string" || typeof field !== "string" || !HEADER_NAME.test(name) || !HEADER_VALUE.test(field)) return false;
+  }
+  return true;
+}
+
+/** The guest's outbound request, checked field by field (see above). */
+export function checkWireRequest(value: unknown): WireRequest {
+  const wire = value as Partial<WireRequest> | null;
+  if (typeof wire !== "object" || wire === null) throw new TypeError("fetch: malformed request");
+  const { method, url, headers, body, redirect } = wire;
+  if (typeof method !== "string" || typeof url !== "string") throw new TypeError("fetch: malformed request (method, url)");
+  if (!isHeaderPairs(headers)) throw new TypeError(`fetch: malformed request headers (at most ${MAX_HEADERS} string pairs)`);
+  if (body !== null && !(body instanceof ArrayBuffer)) throw new TypeError("fetch: malformed request body");
+  if (!REDIRECTS.has(redirect)) throw new TypeError("fetch: malformed request (redirect)");
+  return { method, url, headers, body, ...(redirect === undefined ? {} : { redirect }) };
+}
+
+/** An error the guest runtime reports, reduced to bounded strings. */
+export function checkWireError(value: unknown): WireError {
+  const error = (typeof value === "object" && value !== null ? value : {}) as Partial<Record<keyof WireError, unknown>>;
+  const text = (field: unknown, max: number) => (typeof field === "string" ? field.slice(0, max) : undefined);
+  return {
+    name: text(error.name, 100) ?? "Error",
+    message: text(error.message, 10_000) ?? "The function failed with an error that could not be read",
+    stack: text(error.stack, 100_000),
+    code: text(error.code, 100),
+  };
+}
+
+/** A fetch handler's response, checked before the host builds an HTTP response from it. */
+export function checkWireResponse(value: unknown): WireResponse {
+  const wire = value as Partial<WireResponse> | null;
+  const ok = typeof wire === "object" && wire !== null
+    && Number.isInteger(wire.status) && wire.status! >= 200 && wire.status! <= 599
+    && typeof wire.statusText === "string" && !/[\r\n]/.test(wire.statusText)
+    && isHeaderPairs(wire.headers)
+    && (wire.body === null || wire.body instanceof ArrayBuffer);
+  if (!ok) throw new TypeError(`The fetch handler's Response could not be read (status 200-599, at most ${MAX_HEADERS} headers)`);
+  return { status: wire.status!, statusText: wire.statusText!, headers: wire.headers!, body: wire.body! };
 }
 
 function bytes(data: unknown): Uint8Array {
@@ -48,38 +109,57 @@ export function wireError(error: unknown): WireError {
   return { name: "Error", message: String(error) };
 }
 
-function startCall(target: BindingTarget, run: string, id: number, op: HostCallName, arg: unknown): void {
+function startCall(target: BindingTarget, run: string, id: number, op: unknown, arg: unknown): void {
   const answer = (work: Promise<unknown>) =>
     work.then((value) => target.complete(id, { ok: true, value }), (error) => target.complete(id, { ok: false, error: wireError(error) }));
   if (op === "sleep") {
-    const ms = Math.min(Math.max(0, Number(arg) || 0), MAX_TIMER_MS);
+    const ms = typeof arg === "number" && arg > 0 ? Math.min(arg, MAX_TIMER_MS) : 0;
     target.timer(ms, () => target.complete(id, { ok: true, value: null }));
     return;
   }
   if (op === "fetch") {
     const hooks = target.hooks(run);
     if (!hooks) return void answer(Promise.reject(new TypeError("ERR_FETCH_DENIED: fetch outside of a running invocation")));
-    return void answer(Promise.resolve().then(() => hooks.fetch(arg as WireRequest)));
+    return void answer(Promise.resolve().then(() => hooks.fetch(checkWireRequest(arg))));
   }
-  answer(Promise.reject(new TypeError(`Unknown host call ${String(op)}`)));
+  answer(Promise.reject(new TypeError(`Unknown host call ${typeof op === "string" ? op.slice(0, 40) : typeof op}`)));
+}
+
+/**
+ * isolated-vm copies an error a callback throws into the guest with its `stack`, and a host stack
+ * names host files ("at file:///…/sandbox/host/bindings.ts:…"). The guest gets a fresh error of
+ * the same kind whose stack is only its own first line.
+ */
+function guestSafe<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return fn(...args);
+    } catch (error) {
+      const { name, message } = wireError(error);
+      const safe = name === "RangeError" ? new RangeError(message) : name === "TypeError" ? new TypeError(message) : new Error(message);
+      safe.stack = `${safe.name}: ${message}`;
+      throw safe;
+    }
+  };
 }
 
 export function createBindings(target: BindingTarget): Record<keyof HostBindings, ivm.Callback> {
   return {
-    log: new ivm.Callback((run: string, level: LogLevel, message: string) => {
-      target.hooks(String(run))?.log(level, String(message).slice(0, MAX_LOG_CHARS));
-    }, { ignored: true }),
-    call: new ivm.Callback((run: string, id: number, op: HostCallName, arg: unknown) => {
-      startCall(target, String(run), Number(id), op, arg);
-    }, { ignored: true }),
-    randomBytes: new ivm.Callback((n: number) => {
-      const size = Number(n);
-      if (!Number.isInteger(size) || size < 0 || size > MAX_RANDOM) throw new RangeError(`randomBytes: ${size} is not within 0..${MAX_RANDOM}`);
-      return toArrayBuffer(randomBytes(size));
-    }),
-    digest: new ivm.Callback((algorithm: string, data: ArrayBuffer) =>
-      toArrayBuffer(createHash(nodeHash(algorithm)).update(bytes(data)).digest())),
-    hmac: new ivm.Callback((hash: string, key: ArrayBuffer, data: ArrayBuffer) =>
-      toArrayBuffer(createHmac(nodeHash(hash), bytes(key)).update(bytes(data)).digest())),
+    log: new ivm.Callback(guestSafe((run: unknown, level: unknown, message: unknown) => {
+      if (typeof run !== "string" || typeof message !== "string") return;
+      target.hooks(run)?.log(LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS));
+    }), { ignored: true }),
+    call: new ivm.Callback(guestSafe((run: unknown, id: unknown, op: unknown, arg: unknown) => {
+      if (typeof run !== "string" || typeof id !== "number") return;
+      startCall(target, run, id, op, arg);
+    }), { ignored: true }),
+    randomBytes: new ivm.Callback(guestSafe((n: unknown) => {
+      if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > MAX_RANDOM) throw new RangeError(`randomBytes: the size must be an integer within 0..${MAX_RANDOM}`);
+      return toArrayBuffer(randomBytes(n));
+    })),
+    digest: new ivm.Callback(guestSafe((algorithm: string, data: ArrayBuffer) =>
+      toArrayBuffer(createHash(nodeHash(algorithm)).update(bytes(data)).digest()))),
+    hmac: new ivm.Callback(guestSafe((hash: string, key: ArrayBuffer, data: ArrayBuffer) =>
+      toArrayBuffer(createHmac(nodeHash(hash), bytes(key)).update(bytes(data)).digest()))),
   };
 }

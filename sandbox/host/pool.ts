@@ -41,6 +41,9 @@ export interface PoolStats {
   limitKills: number;
 }
 
+/** Held time (see IsolatePool.used) counts at 1/HELD_FACTOR of CPU time. */
+const HELD_FACTOR = 10;
+
 interface Warm {
   sandbox: Sandbox;
   limits: Limits;
@@ -192,9 +195,7 @@ export class IsolatePool {
    * of one function share its isolate. A runaway loop is charged to everyone in flight.
    */
   private account(sandbox: Sandbox): void {
-    const cpu = sandbox.cpuNs();
-    const delta = cpu - sandbox.lastCpuNs;
-    sandbox.lastCpuNs = cpu;
+    const delta = this.used(sandbox);
     if (delta <= 0 || sandbox.inflight.size === 0) return;
     const share = delta / sandbox.inflight.size;
     for (const entry of sandbox.inflight.values()) entry.cpuNs += share;
@@ -207,17 +208,60 @@ export class IsolatePool {
 
   private checkCpu(): void {
     for (const [key, { sandbox, limits }] of this.warm) {
-      if (sandbox.inflight.size === 0 || sandbox.disposed) continue;
-      this.account(sandbox);
+      if (sandbox.disposed) continue;
       const limitNs = limits.cpuMs * 1e6;
+      if (sandbox.inflight.size === 0) {
+        if (this.background(sandbox) > limitNs) this.killForCpu(key, sandbox);
+        continue;
+      }
+      sandbox.backgroundNs = 0;
+      this.account(sandbox);
       for (const entry of sandbox.inflight.values()) {
         if (entry.cpuNs <= limitNs) continue;
-        this.limitKills++;
-        sandbox.kill("ERR_CPU_LIMIT");
-        this.forget(key, sandbox);
+        this.killForCpu(key, sandbox);
         break;
       }
     }
+  }
+
+  /**
+   * CPU an isolate burns with no invocation in flight: a timer callback that outlived its
+   * invocation, or an invocation abandoned at its wall-clock limit while still computing (without
+   * this, a loop that passed the wall clock before the CPU limit ran on unwatched, a core for ever).
+   * Counted from the last tick at which the isolate was seen idle; more than one invocation's CPU
+   * limit of it without a pause is a runaway.
+   */
+  private background(sandbox: Sandbox): number {
+    if (sandbox.calls === 0) {
+      sandbox.backgroundNs = 0;
+      return 0;
+    }
+    const delta = this.used(sandbox);
+    sandbox.backgroundNs = delta > 0 ? sandbox.backgroundNs + delta : 0;
+    return sandbox.backgroundNs;
+  }
+
+  /**
+   * What an isolate used since the last look, in CPU nanoseconds. isolated-vm stops cpuTime while
+   * the guest waits in a synchronous host callback, and the callback's own plumbing grows with the
+   * guest's stack depth: recursing through crypto.getRandomValues burned ~19 s of the node's CPU
+   * against a 1 s cpuMs, stopped only by the wall clock. So the time the isolate's thread is held
+   * counts too, at a tenth: a 100 MB digest (≈300 ms held, ≈40 ms of guest CPU) stays within 50 ms,
+   * a callback loop or such a recursion is stopped after 10 × cpuMs.
+   */
+  private used(sandbox: Sandbox): number {
+    const cpu = sandbox.cpuNs();
+    const wall = sandbox.wallNs();
+    const delta = Math.max(cpu - sandbox.lastCpuNs, (wall - sandbox.lastWallNs) / HELD_FACTOR);
+    sandbox.lastCpuNs = cpu;
+    sandbox.lastWallNs = wall;
+    return delta;
+  }
+
+  private killForCpu(key: string, sandbox: Sandbox): void {
+    this.limitKills++;
+    sandbox.kill("ERR_CPU_LIMIT");
+    this.forget(key, sandbox);
   }
 
   private failure(sandbox: Sandbox, limits: Limits, error: unknown): SandboxError {

@@ -2,7 +2,7 @@
 import ivm from "isolated-vm";
 import type { DispatchResult, InvocationInfo, TriggerKind } from "../protocol.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
-import { createBindings, type InvocationHooks } from "./bindings.ts";
+import { checkWireError, checkWireResponse, createBindings, type InvocationHooks } from "./bindings.ts";
 import { SandboxError, type LimitCode } from "./limits.ts";
 import { guestRuntimeSource } from "./runtime-bundle.ts";
 
@@ -28,6 +28,16 @@ export class Sandbox {
   killedFor: LimitCode | undefined;
   /** CPU time (ns) at the watchdog's last look. */
   lastCpuNs = 0;
+  /** Wall time (ns) the isolate's thread was held, at the watchdog's last look. */
+  lastWallNs = 0;
+  /**
+   * Calls into the isolate not yet settled. Guest code runs only inside one of them (a timer's
+   * callback too: it runs in the call that completes the host's sleep), so with none pending the
+   * isolate is idle and the watchdog need not look at it.
+   */
+  calls = 0;
+  /** CPU (ns) used with no invocation in flight since the watchdog last saw the isolate idle. */
+  backgroundNs = 0;
   lastUsed = Date.now();
   private context!: ivm.Context;
   private runtime!: RuntimeRefs;
@@ -92,8 +102,14 @@ export class Sandbox {
     } catch (error) {
       throw this.translate(error, "ERR_FUNCTION_THREW");
     }
-    const result = (await this.runtime.setModule.apply(undefined, [module.namespace.derefInto()], { result: { copy: true } })) as DispatchResult<string[]>;
-    if (!result.ok) throw new SandboxError("ERR_FUNCTION_THREW", result.error.message);
+    let result: DispatchResult<string[]>;
+    try {
+      // The timeout: reading the handlers runs user code too (a getter, a Proxy trap).
+      result = (await this.track(this.runtime.setModule.apply(undefined, [module.namespace.derefInto()], { result: { copy: true }, timeout: evaluateTimeoutMs }))) as DispatchResult<string[]>;
+    } catch (error) {
+      throw this.translate(error, "ERR_FUNCTION_THREW");
+    }
+    if (!result.ok) throw new SandboxError("ERR_FUNCTION_THREW", checkWireError(result.error).message);
     return result.value;
   }
 
@@ -103,20 +119,33 @@ export class Sandbox {
     this.lastUsed = Date.now();
     let result: DispatchResult<unknown>;
     try {
-      result = (await this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE)) as DispatchResult<unknown>;
+      result = (await this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE))) as DispatchResult<unknown>;
     } catch (error) {
-      throw this.translate(error, "ERR_ISOLATE_DISPOSED");
+      // With the isolate alive, the call failed on a guest promise rejected without a handler:
+      // isolated-vm fails the call that was running when it happened.
+      throw this.translate(error, "ERR_FUNCTION_THREW");
     }
-    if (result.ok) return result.value;
-    const { error } = result;
+    if (result.ok) {
+      if (kind !== "fetch") return result.value;
+      try {
+        return checkWireResponse(result.value);
+      } catch (error) {
+        throw new SandboxError("ERR_FUNCTION_THREW", `TypeError: ${(error as Error).message}`);
+      }
+    }
+    const error = checkWireError(result.error);
     if (error.code === "ERR_NO_HANDLER") throw new SandboxError("ERR_NO_HANDLER", error.message);
+    if (isAllocationFailure(error)) {
+      this.kill("ERR_MEMORY_LIMIT");
+      throw new SandboxError("ERR_MEMORY_LIMIT", error.message);
+    }
     throw new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack);
   }
 
   /** Waits for ctx.waitUntil work of a finished invocation, then forgets it. */
   async settle(runId: string): Promise<void> {
     try {
-      await this.runtime.settle.apply(undefined, [runId], COPY_PROMISE);
+      await this.track(this.runtime.settle.apply(undefined, [runId], COPY_PROMISE));
     } catch {
       // The isolate died; there is nothing left to wait for.
     } finally {
@@ -127,12 +156,21 @@ export class Sandbox {
   /** Abandons an invocation (wall-clock limit): aborts its signal inside the guest. */
   abandon(runId: string): void {
     this.inflight.delete(runId);
-    if (!this.isolate.isDisposed) this.runtime.abort.applyIgnored(undefined, [runId], COPY);
+    // Abort listeners are guest code: tracked like any call, so the watchdog sees a runaway one.
+    if (!this.isolate.isDisposed) this.track(this.runtime.abort.apply(undefined, [runId], COPY)).catch(() => {});
   }
 
   /** CPU time of the isolate so far, in nanoseconds (0 once disposed). */
   cpuNs(): number {
     return this.isolate.isDisposed ? this.lastCpuNs : Number(this.isolate.cpuTime);
+  }
+
+  /**
+   * Time the isolate's thread has been held so far, in nanoseconds: CPU time plus time spent in
+   * synchronous host callbacks (isolated-vm's wallTime; awaiting asynchronous host work is not in it).
+   */
+  wallNs(): number {
+    return this.isolate.isDisposed ? this.lastWallNs : Number(this.isolate.wallTime);
   }
 
   kill(reason: LimitCode): void {
@@ -152,9 +190,20 @@ export class Sandbox {
 
   private complete(id: number, result: DispatchResult<unknown>): void {
     if (this.isolate.isDisposed) return;
-    this.runtime.complete.apply(undefined, [id, result], COPY).catch(() => {
-      // The isolate was disposed between the check and the call.
+    this.track(this.runtime.complete.apply(undefined, [id, result], COPY)).catch(() => {
+      // The isolate was disposed between the check and the call, or the guest left a promise
+      // rejected without a handler (isolated-vm fails the call it happened in).
     });
+  }
+
+  /** Counts a call into the isolate while it is pending (see `calls`). */
+  private track<T>(call: Promise<T>): Promise<T> {
+    // From idle: the CPU time until now was not this call's (nothing ran).
+    if (this.calls++ === 0) {
+      this.lastCpuNs = this.cpuNs();
+      this.lastWallNs = this.wallNs();
+    }
+    return call.finally(() => this.calls--);
   }
 
   private timer(ms: number, done: () => void): void {
@@ -168,18 +217,34 @@ export class Sandbox {
   /** Maps an isolated-vm failure to the limit that caused it. */
   private translate(error: unknown, fallback: "ERR_FUNCTION_THREW" | "ERR_ISOLATE_DISPOSED"): SandboxError {
     if (error instanceof SandboxError) return error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : typeof error === "string" ? error.slice(0, 10_000) : `a ${typeof error} was thrown`;
     if (this.killedFor) return new SandboxError(this.killedFor, message);
-    if (/memory limit/i.test(message)) {
+    if (this.isolate.isDisposed && /memory limit/i.test(message)) {
       this.killedFor = "ERR_MEMORY_LIMIT";
+      return new SandboxError("ERR_MEMORY_LIMIT", message);
+    }
+    if (error instanceof Error && isAllocationFailure(error)) {
+      this.kill("ERR_MEMORY_LIMIT");
       return new SandboxError("ERR_MEMORY_LIMIT", message);
     }
     if (/timed out/i.test(message)) {
       this.kill("ERR_CPU_LIMIT");
       return new SandboxError("ERR_CPU_LIMIT", message);
     }
-    return new SandboxError(this.isolate.isDisposed ? "ERR_ISOLATE_DISPOSED" : fallback, message, error instanceof Error ? error.stack : undefined);
+    if (this.isolate.isDisposed) return new SandboxError("ERR_ISOLATE_DISPOSED", message);
+    // Same shape as a handler's error: "TypeError: message".
+    const named = error instanceof Error && fallback === "ERR_FUNCTION_THREW" ? `${error.name}: ${message}` : message;
+    return new SandboxError(fallback, named, error instanceof Error ? error.stack : undefined);
   }
+}
+
+/**
+ * isolated-vm's allocator refuses an ArrayBuffer that would take the isolate past its memory limit,
+ * and V8 throws this RangeError instead of stopping the isolate: it is the memory limit all the
+ * same. (A guest that throws the same error itself only ends its own isolate.)
+ */
+function isAllocationFailure(error: { name: string; message: string }): boolean {
+  return error.name === "RangeError" && error.message === "Array buffer allocation failed";
 }
 
 /** Compiles a module, turning V8's "message [file:line:col]" into an ERR_COMPILE. */
