@@ -82,7 +82,10 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     }
     await registry.stop();
     await secrets.stop();
+    // waitUntil work gets the drain time too; then the pool ends what is left.
+    await Promise.race([invoker.drain(), new Promise((resolve) => setTimeout(resolve, config.drainMs).unref())]);
     await pool.close();
+    await invoker.drain();
     await recorder.close();
     await fetcher.close();
     await db.close();

@@ -27,7 +27,7 @@ async function runJob(body: string, options: RunOptions = {}): Promise<{ value: 
     await sandbox.load(`export default { async job(payload, env, ctx) {\n${body}\n} }`, "file:///t.js", 1000);
     const logs: Log[] = [];
     const hooks: InvocationHooks = { log: (level, message) => logs.push([level, message]), fetch: options.fetch ?? noNetwork };
-    const value = await sandbox.dispatch("job", INFO, options.payload ?? null, hooks);
+    const { value } = await sandbox.dispatch("job", INFO, options.payload ?? null, hooks);
     return { value, logs };
   } finally {
     sandbox.dispose();
@@ -416,7 +416,7 @@ test("timer callbacks run attributed to the invocation that created them", async
     const logsA: string[] = [];
     const logsB: string[] = [];
     const hooks = (logs: string[]): InvocationHooks => ({ log: (_level, message) => logs.push(message), fetch: noNetwork });
-    const [a, b] = await Promise.all([
+    const [{ value: a }, { value: b }] = await Promise.all([
       sandbox.dispatch("job", { ...INFO, runId: "a" }, { name: "A", wait: 15 }, hooks(logsA)),
       sandbox.dispatch("job", { ...INFO, runId: "b" }, { name: "B", wait: 1 }, hooks(logsB)),
     ]);
@@ -975,13 +975,13 @@ test("fetch handlers receive a Request and answer with a WireResponse", async ()
     const hooks: InvocationHooks = { log: () => {}, fetch: noNetwork };
     const response = (await sandbox.dispatch("fetch", INFO, {
       method: "POST", url: "https://fn.example/path?q=1", headers: ["content-type", "application/json", "user-agent", "test"], body: encode('{"n":1}'),
-    }, hooks)) as WireResponse;
+    }, hooks)).value as WireResponse;
     assert.equal(response.status, 200);
     assert.deepEqual(response.headers, ["content-type", "text/plain;charset=UTF-8", "set-cookie", "s=1", "x-echo", "1"]);
     assert.deepEqual(JSON.parse(decode(response.body)!), {
       method: "POST", url: "https://fn.example/path?q=1", agent: "test", body: { n: 1 }, signal: true, used: true,
     });
-    const head = (await sandbox.dispatch("fetch", { ...INFO, runId: "r2" }, { method: "GET", url: "https://fn.example/", headers: [], body: null }, hooks)) as WireResponse;
+    const head = (await sandbox.dispatch("fetch", { ...INFO, runId: "r2" }, { method: "GET", url: "https://fn.example/", headers: [], body: null }, hooks)).value as WireResponse;
     assert.equal(JSON.parse(decode(head.body)!).body, null);
   } finally {
     sandbox.dispose();
@@ -1084,7 +1084,7 @@ test("a Hono app bundled into the guest answers exactly like the same app in Nod
       const headerPairs = Object.entries(item.headers ?? {}).flat();
       const actual = (await sandbox.dispatch("fetch", { ...INFO, runId: `hono-${run++}` }, {
         method: item.method, url: `http://localhost${item.path}`, headers: headerPairs, body: item.body === undefined ? null : encode(item.body),
-      }, hooks)) as WireResponse;
+      }, hooks)).value as WireResponse;
 
       const label = `${item.method} ${item.path}`;
       assert.equal(actual.status, expected.status, label);
@@ -1110,7 +1110,7 @@ test("an idle isolate stays small: URL and streams load on first use", async () 
       const stream = new Response("x").body;
       return [new URL(request.url).pathname, stream instanceof ReadableStream, URL.name, typeof TransformStream];
     } }`, "file:///t.js", 1000);
-    const value = await sandbox.dispatch("job", INFO, null, { log: () => {}, fetch: noNetwork });
+    const { value } = await sandbox.dispatch("job", INFO, null, { log: () => {}, fetch: noNetwork });
     assert.deepEqual(value, ["/c", true, "URL", "function"]);
     const loaded = sandbox.isolate.getHeapStatisticsSync().used_heap_size;
     assert.ok(loaded > idle, `heap after loading URL and streams: ${loaded} > ${idle}`);

@@ -119,10 +119,6 @@ before(async () => {
 });
 
 after(async () => {
-  // Let the last invocations' settle() finish first: a run recorded after box.close() re-arms
-  // RunRecorder's flush timer against the closed database for ever, and the process never exits
-  // (src/telemetry/recorder.ts; reported, not ours to fix here).
-  await sleep(500);
   await t?.close();
 });
 

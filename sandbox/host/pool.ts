@@ -80,8 +80,14 @@ export class IsolatePool {
       timer = setTimeout(() => reject(new SandboxError("ERR_WALL_TIMEOUT", LIMIT_MESSAGES.ERR_WALL_TIMEOUT(limits))), Math.max(0, remaining));
     });
     try {
-      const value = await Promise.race([sandbox.dispatch(kind, info, arg, hooks), wall]);
+      const { value, settled: done } = await Promise.race([sandbox.dispatch(kind, info, arg, hooks), wall]);
       const cpuMs = this.chargedMs(sandbox, info.runId);
+      if (done) {
+        // No waitUntil work: one call into the isolate instead of two.
+        clearTimeout(timer);
+        sandbox.inflight.delete(info.runId);
+        return { value, cpuMs, cold, settled: Promise.resolve() };
+      }
       const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(() => clearTimeout(timer));
       return { value, cpuMs, cold, settled };
     } catch (error) {

@@ -42,8 +42,16 @@ export class Sandbox {
   private context!: ivm.Context;
   private runtime!: RuntimeRefs;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /**
+   * Rejects when the isolate is disposed. isolated-vm leaves a call that awaits a guest promise
+   * pending for ever when the isolate goes away, so every call races this.
+   */
+  private readonly gone: Promise<never>;
+  private markGone!: (error: Error) => void;
 
   private constructor(memoryMb: number) {
+    this.gone = new Promise<never>((_, reject) => { this.markGone = reject; });
+    this.gone.catch(() => {});
     this.memoryMb = memoryMb;
     this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
   }
@@ -113,8 +121,11 @@ export class Sandbox {
     return result.value;
   }
 
-  /** Runs one handler; resolves with the guest's result or rejects with a SandboxError. */
-  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<unknown> {
+  /**
+   * Runs one handler; resolves with the guest's result, and `settled` when it registered no
+   * ctx.waitUntil work (then settle() is not needed), or rejects with a SandboxError.
+   */
+  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<{ value: unknown; settled: boolean }> {
     this.inflight.set(info.runId, { hooks, cpuNs: 0 });
     this.lastUsed = Date.now();
     let result: DispatchResult<unknown>;
@@ -126,9 +137,10 @@ export class Sandbox {
       throw this.translate(error, "ERR_FUNCTION_THREW");
     }
     if (result.ok) {
-      if (kind !== "fetch") return result.value;
+      const settled = result.settled === true;
+      if (kind !== "fetch") return { value: result.value, settled };
       try {
-        return checkWireResponse(result.value);
+        return { value: checkWireResponse(result.value), settled };
       } catch (error) {
         throw new SandboxError("ERR_FUNCTION_THREW", `TypeError: ${(error as Error).message}`);
       }
@@ -182,6 +194,7 @@ export class Sandbox {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
+    this.markGone(new Error("Isolate was disposed"));
   }
 
   get disposed(): boolean {
@@ -203,7 +216,7 @@ export class Sandbox {
       this.lastCpuNs = this.cpuNs();
       this.lastWallNs = this.wallNs();
     }
-    return call.finally(() => this.calls--);
+    return Promise.race([call, this.gone]).finally(() => this.calls--);
   }
 
   private timer(ms: number, done: () => void): void {
@@ -217,6 +230,8 @@ export class Sandbox {
   /** Maps an isolated-vm failure to the limit that caused it. */
   private translate(error: unknown, fallback: "ERR_FUNCTION_THREW" | "ERR_ISOLATE_DISPOSED"): SandboxError {
     if (error instanceof SandboxError) return error;
+    // isolated-vm disposes an isolate over its memory limit itself: release what waits on it.
+    if (this.isolate.isDisposed) this.dispose();
     const message = error instanceof Error ? error.message : typeof error === "string" ? error.slice(0, 10_000) : `a ${typeof error} was thrown`;
     if (this.killedFor) return new SandboxError(this.killedFor, message);
     if (this.isolate.isDisposed && /memory limit/i.test(message)) {

@@ -43,8 +43,15 @@ const SANDBOX_CODES: Partial<Record<SandboxError["code"], ErrorCode>> = {
 
 export class Invoker {
   private readonly deps: InvokerDeps;
+  /** Runs waiting for their waitUntil work before they are recorded. */
+  private readonly settling = new Set<Promise<void>>();
   constructor(deps: InvokerDeps) {
     this.deps = deps;
+  }
+
+  /** Resolves when every finished invocation's waitUntil work is done and its run recorded. */
+  async drain(): Promise<void> {
+    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
   }
 
   async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, traceId = randomBytes(16).toString("hex")): Promise<InvokeResult<T>> {
@@ -61,11 +68,13 @@ export class Invoker {
       const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks);
       const durationMs = performance.now() - started;
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
-      void result.settled.then(() => {
+      const recorded = result.settled.then(() => {
         if (trigger !== "http" || Math.random() < this.deps.httpSampleRate) {
           this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, httpStatus });
         }
       });
+      this.settling.add(recorded);
+      void recorded.finally(() => this.settling.delete(recorded));
       return { value: result.value as T, runId, cold: result.cold };
     } catch (error) {
       const failure = this.toIsoboxError(error, runId, hidden);

@@ -40,6 +40,7 @@ export class RunRecorder {
   private readonly db: Database;
   dropped = 0;
   written = 0;
+  private closed = false;
 
   constructor(db: Database, options: RecorderOptions = {}) {
     this.db = db;
@@ -47,6 +48,10 @@ export class RunRecorder {
   }
 
   record(run: RunRecord): void {
+    if (this.closed) {
+      this.dropped++;
+      return;
+    }
     this.buffer.push(run);
     if (this.buffer.length > this.options.maxBuffered) {
       this.buffer.shift();
@@ -64,17 +69,27 @@ export class RunRecorder {
     if (this.buffer.length === 0) return;
     const batch = this.buffer.splice(0, this.options.batchSize);
     this.flushing = this.write(batch).catch(() => {
+      // The database is unreachable: keep the runs and try again later.
       this.buffer.unshift(...batch);
-      this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 5);
+      if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 5);
     }).finally(() => { this.flushing = undefined; });
     await this.flushing;
+    if (this.closed) return;
     if (this.buffer.length >= this.options.batchSize) await this.flush();
     else if (this.buffer.length > 0) this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
   }
 
+  /** Writes what is buffered (one try; a database already gone loses it, counted in `dropped`). */
   async close(): Promise<void> {
-    await this.flush();
+    this.closed = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.flushing) await this.flushing;
+    const rest = this.buffer.splice(0);
+    for (let i = 0; i < rest.length; i += this.options.batchSize) {
+      const batch = rest.slice(i, i + this.options.batchSize);
+      await this.write(batch).catch(() => { this.dropped += batch.length; });
+    }
   }
 
   private async write(batch: RunRecord[]): Promise<void> {
