@@ -24,6 +24,8 @@ const EXAMPLES = [new URL("../../examples", import.meta.url), new URL("../../../
   .find((dir) => existsSync(join(dir, "hello.ts")))!;
 /** More deaths than this within a minute and the supervisor waits before replacing a worker. */
 const RESTART_BURST = 10;
+/** Workers in a row that die before serving, after which the supervisor gives up. */
+const STARTUP_FAILURES = 3;
 
 export async function start(options: StartOptions): Promise<void> {
   if (cluster.isPrimary) await supervise(options);
@@ -41,10 +43,23 @@ async function supervise(options: StartOptions): Promise<void> {
 
   let stopping = false;
   const deaths: number[] = [];
+  const serving = new WeakSet<Worker>();
+  let failedStarts = 0;
   // A worker runs this same command line, so it parses the same options.
-  const fork = () => cluster.fork();
+  const fork = () => {
+    if (!stopping) cluster.fork();
+  };
   cluster.on("exit", (worker: Worker, code, signal) => {
     if (stopping) return;
+    // A worker that dies before serving has a problem a restart will not fix (configuration,
+    // database, master key): give up instead of looping.
+    if (!serving.has(worker) && ++failedStarts >= STARTUP_FAILURES) {
+      console.error(`isobox: ${failedStarts} workers exited before serving; stopping`);
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill("SIGTERM");
+      process.exitCode = 1;
+      return;
+    }
     const now = Date.now();
     deaths.push(now);
     while (deaths.length && deaths[0] < now - 60_000) deaths.shift();
@@ -54,7 +69,9 @@ async function supervise(options: StartOptions): Promise<void> {
 
   const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host}:${config.port}`;
   let announced = false;
-  cluster.on("listening", () => {
+  cluster.on("listening", (worker: Worker) => {
+    serving.add(worker);
+    failedStarts = 0;
     if (announced) return;
     announced = true;
     console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
@@ -97,7 +114,13 @@ async function deployExamples(url: string, token: string): Promise<void> {
 
 async function runWorker(options: StartOptions): Promise<void> {
   const { demo: _demo, ...overrides } = options;
-  const box = await createIsobox(overrides);
+  let box: Awaited<ReturnType<typeof createIsobox>>;
+  try {
+    box = await createIsobox(overrides);
+  } catch (error) {
+    console.error(`isobox: ${(error as Error).message}`);
+    process.exit(1);
+  }
   const server = serve({ fetch: box.app.fetch, port: box.config.port, hostname: box.config.host });
   let stopping = false;
   const stop = async () => {

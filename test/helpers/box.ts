@@ -8,6 +8,9 @@ import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { createIsobox, type Isobox, type IsoboxOptions } from "../../src/index.ts";
 
+/** Every test node shares one master key: on a shared Postgres, secrets outlive a node. */
+export const TEST_MASTER_KEY = process.env.ISOBOX_MASTER_KEY ?? "7e57".repeat(16);
+
 export interface TestBox {
   box: Isobox;
   url: string;
@@ -24,7 +27,7 @@ export interface TestBox {
 
 export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-test-"));
-  const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, spareIsolates: 1, ...options });
+  const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY, spareIsolates: 1, ...options });
   const server: ServerType = await new Promise((resolve) => {
     // Keep Node's own Request/Response globals: tests compare against them.
     const s = serve({ fetch: box.app.fetch, port: 0, hostname: "127.0.0.1", overrideGlobalObjects: false }, () => resolve(s));

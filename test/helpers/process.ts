@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { TEST_MASTER_KEY } from "./box.ts";
+
 const BIN = fileURLToPath(new URL("../../bin/isobox.js", import.meta.url));
 
 export interface NodeProcess {
@@ -32,7 +34,7 @@ export async function startNode(args: string[] = [], env: Record<string, string>
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-proc-"));
   const port = await freePort();
   const child = spawn(process.execPath, ["--no-node-snapshot", BIN, "start", "--port", String(port), ...args], {
-    env: { ...process.env, ISOBOX_DATA_DIR: dataDir, ISOBOX_HOST: "127.0.0.1", ...env },
+    env: { ...process.env, ISOBOX_DATA_DIR: dataDir, ISOBOX_HOST: "127.0.0.1", ISOBOX_MASTER_KEY: TEST_MASTER_KEY, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";

@@ -1,0 +1,102 @@
+// Secrets: encrypted at rest, listed by name only, in env only where the manifest names them,
+// redacted from stored logs and errors; a wrong master key stops the start.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { createIsobox } from "../src/index.ts";
+import { json, startBox, TEST_MASTER_KEY, type TestBox } from "./helpers/box.ts";
+
+const ENV_DUMP = `export default { fetch(request, env) {
+  console.log("key is", env.API_KEY);
+  if (new URL(request.url).pathname === "/throw") throw new Error("failed with " + env.API_KEY);
+  return Response.json(env);
+} }`;
+
+async function waitForRun(t: TestBox, tenant: string, fn: string, status: string): Promise<any> {
+  for (let i = 0; i < 50; i++) {
+    const { body } = await t.api("GET", `/api/tenants/${tenant}/runs?function=${fn}&status=${status}`);
+    if (body.runs.length > 0) return (await t.api("GET", `/api/tenants/${tenant}/runs/${body.runs[0].id}`)).body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("no run recorded");
+}
+
+describe("secrets", () => {
+  let t: TestBox;
+  before(async () => { t = await startBox(); });
+  after(async () => { await t.close(); });
+
+  test("a function's env holds exactly the secrets it names, from its own tenant", async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    for (const [name, value] of [["API_KEY", "a-secret-key-1"], ["OTHER", "a-other-2"]]) {
+      assert.equal((await t.api("PUT", `/api/tenants/${a.name}/secrets/${name}`, { value }, a.apiKey)).status, 200);
+    }
+    assert.equal((await t.api("PUT", `/api/tenants/${b.name}/secrets/B_ONLY`, { value: "b-secret-3" })).status, 200);
+    const url = await t.deploy("env", ENV_DUMP, { routes: { auth: "public" }, secrets: ["API_KEY", "B_ONLY", "MISSING"] }, a.name);
+    assert.deepEqual(await json(await fetch(url)), { API_KEY: "a-secret-key-1" });
+    const none = await t.deploy("none", ENV_DUMP, { routes: { auth: "public" } }, a.name);
+    assert.deepEqual(await json(await fetch(none)), {});
+  });
+
+  test("listing shows names and times only; values are encrypted at rest", async () => {
+    const { name } = await t.tenant();
+    await t.api("PUT", `/api/tenants/${name}/secrets/TOKEN`, { value: "plain-text-value-42" });
+    const list = await t.api("GET", `/api/tenants/${name}/secrets`);
+    assert.deepEqual(Object.keys(list.body.secrets[0]).sort(), ["name", "updatedAt"]);
+    assert.ok(!JSON.stringify(list.body).includes("plain-text-value-42"));
+    const rows = await t.box.db.rows<{ ciphertext: string }>(sql`select ciphertext from secrets where tenant = ${name}`);
+    assert.equal(rows.length, 1);
+    assert.ok(!rows[0].ciphertext.includes("plain-text-value-42"));
+    assert.match(rows[0].ciphertext, /^v1:[0-9a-f]{8}:/);
+  });
+
+  test("secret values are [secret] in stored logs and errors", async () => {
+    const { name } = await t.tenant();
+    await t.api("PUT", `/api/tenants/${name}/secrets/API_KEY`, { value: "sk-live-very-secret" });
+    const url = await t.deploy("leaky", ENV_DUMP, { routes: { auth: "public" }, secrets: ["API_KEY"] }, name);
+    assert.equal((await fetch(url)).status, 200);
+    const ok = await waitForRun(t, name, "leaky", "succeeded");
+    assert.deepEqual(ok.logs.map((l: { message: string }) => l.message), ["key is [secret]"]);
+    const failed = await fetch(`${url}/throw`);
+    assert.equal(failed.status, 500);
+    const error = (await json(failed)).error;
+    assert.equal(error.message, "Error: failed with [secret]");
+    const run = await waitForRun(t, name, "leaky", "failed");
+    assert.ok(!JSON.stringify(run).includes("sk-live-very-secret"));
+  });
+
+  test("bad names and unknown tenants are clear errors; delete removes", async () => {
+    const { name } = await t.tenant();
+    const bad = await t.api("PUT", `/api/tenants/${name}/secrets/lower`, { value: "x" });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /UPPER_SNAKE_CASE/);
+    const noValue = await t.api("PUT", `/api/tenants/${name}/secrets/X`, {});
+    assert.equal(noValue.status, 400);
+    assert.match(noValue.body.error.message, /body\.value/);
+    assert.equal((await t.api("PUT", `/api/tenants/no-such-tenant/secrets/X`, { value: "x" })).status, 404);
+    await t.api("PUT", `/api/tenants/${name}/secrets/GONE`, { value: "x" });
+    assert.equal((await t.api("DELETE", `/api/tenants/${name}/secrets/GONE`)).status, 200);
+    assert.equal((await t.api("DELETE", `/api/tenants/${name}/secrets/GONE`)).status, 404);
+  });
+});
+
+test("a wrong master key is a clear error at start, not garbage", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "isobox-key-"));
+  try {
+    const first = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY });
+    await first.db.rows(sql`insert into tenants (name) values ('key-check') on conflict do nothing`);
+    const { SecretBox } = await import("../src/capabilities/secret-box.ts");
+    await first.db.rows(sql`insert into secrets (tenant, name, ciphertext) values ('key-check', 'K', ${SecretBox.fromText(TEST_MASTER_KEY).encrypt("v", "key-check/K")}) on conflict do nothing`);
+    await first.close();
+    await assert.rejects(
+      createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: "0".repeat(64) }),
+      /Secrets were encrypted with master key [0-9a-f]{8}, but the configured ISOBOX_MASTER_KEY is [0-9a-f]{8}/,
+    );
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
