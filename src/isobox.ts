@@ -54,7 +54,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   registry.onChange((tenant, name) => pool.evict(`${tenant}/${name}@`));
   void pool.warmUp();
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
-  const recorder = new RunRecorder(db.orm);
+  const recorder = new RunRecorder(db);
   const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate });
   const auth = new Authenticator(db, adminToken.value);
 

@@ -187,7 +187,7 @@ describe("management API", () => {
 
   test("runs are recorded with their logs", async () => {
     const { name } = await t.tenant();
-    await t.deploy("logger", `export default { fetch() { console.log("hello", { a: 1 }); console.warn("careful"); return new Response("ok") } }`, { routes: { auth: "public" } }, name);
+    await t.deploy("logger", `export default { fetch() { console.log("hello", { a: 1 }); console.warn("careful"); console.error("nul\\0byte"); return new Response("ok") } }`, { routes: { auth: "public" } }, name);
     assert.equal((await fetch(`${t.url}/fn/${name}/logger`)).status, 200);
     let runs: { id: string; status: string; trigger: string }[] = [];
     for (let i = 0; i < 50 && runs.length === 0; i++) {
@@ -198,6 +198,6 @@ describe("management API", () => {
     assert.equal(runs[0].status, "succeeded");
     assert.equal(runs[0].trigger, "http");
     const run = await t.api("GET", `/api/tenants/${name}/runs/${runs[0].id}`);
-    assert.deepEqual(run.body.logs.map((l: { level: string; message: string }) => [l.level, l.message]), [["log", "hello { a: 1 }"], ["warn", "careful"]]);
+    assert.deepEqual(run.body.logs.map((l: { level: string; message: string }) => [l.level, l.message]), [["log", "hello { a: 1 }"], ["warn", "careful"], ["error", "nul\uFFFDbyte"]]);
   });
 });

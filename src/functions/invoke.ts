@@ -1,6 +1,6 @@
 // Invoker: runs one handler of a function in its isolate with the host capabilities bound to the
 // invocation, turns sandbox failures into IsoboxErrors, and records the run.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { InvocationHooks } from "../../sandbox/host/bindings.ts";
 import { SandboxError } from "../../sandbox/host/limits.ts";
 import type { IsolatePool } from "../../sandbox/host/pool.ts";
@@ -54,7 +54,7 @@ export class Invoker {
     while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
   }
 
-  async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, traceId = randomBytes(16).toString("hex")): Promise<InvokeResult<T>> {
+  async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, traceId = randomUUID().replaceAll("-", "")): Promise<InvokeResult<T>> {
     const runId = randomUUID();
     const startedAt = new Date();
     const started = performance.now();
@@ -93,7 +93,8 @@ export class Invoker {
     const fetcher = this.deps.fetcher;
     return {
       log(level: LogLevel, message: string) {
-        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: redact(message, hidden) });
+        // Postgres text cannot hold NUL.
+        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: redact(message, hidden).replaceAll("\0", "\uFFFD") });
       },
       async fetch(request: WireRequest) {
         try {
@@ -109,7 +110,7 @@ export class Invoker {
   private toIsoboxError(error: unknown, runId: string, hidden: string[]): IsoboxError {
     if (!(error instanceof SandboxError)) return new IsoboxError("ERR_INTERNAL", "The function could not be run", { cause: error, details: { runId } });
     const code = SANDBOX_CODES[error.code] ?? "ERR_INTERNAL";
-    return new IsoboxError(code, redact(error.message, hidden), { details: { runId } });
+    return new IsoboxError(code, redact(error.message, hidden).replaceAll("\0", "\uFFFD"), { details: { runId } });
   }
 }
 
