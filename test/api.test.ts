@@ -167,6 +167,26 @@ describe("management API", () => {
     assert.equal((await json(fn)).error.code, "ERR_BODY_TOO_LARGE");
   });
 
+  test("a function's status, headers (repeated set-cookie too) and body pass through unchanged", async () => {
+    const url = await t.deploy("headers", `export default { fetch() {
+      const headers = new Headers({ "x-one": "1", "content-type": "text/csv" });
+      headers.append("set-cookie", "a=1; Path=/");
+      headers.append("set-cookie", "b=2; HttpOnly");
+      return new Response("x,y\\n", { status: 418, statusText: "Teapot", headers });
+    } }`);
+    const res = await fetch(url);
+    assert.equal(res.status, 418);
+    assert.equal(res.headers.get("x-one"), "1");
+    assert.equal(res.headers.get("content-type"), "text/csv");
+    assert.deepEqual(res.headers.getSetCookie(), ["a=1; Path=/", "b=2; HttpOnly"]);
+    assert.equal(await res.text(), "x,y\n");
+    const empty = await t.deploy("empty", `export default { fetch() { return new Response(null, { status: 204, headers: { "x-a": "b" } }) } }`);
+    const none = await fetch(empty);
+    assert.equal(none.status, 204);
+    assert.equal(none.headers.get("x-a"), "b");
+    assert.equal(await none.text(), "");
+  });
+
   test("unknown routes and functions are 404 in the error shape", async () => {
     const route = await fetch(`${t.url}/nope`);
     assert.equal(route.status, 404);
