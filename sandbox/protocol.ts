@@ -93,6 +93,8 @@ export interface GuestRuntime {
   abort(runId: string): void;
   /** Answers a HostBindings.call. */
   complete(id: number, result: DispatchResult<unknown>): void;
+  /** Runs the request path once, so that a later cold start finds it loaded and compiled. */
+  warmUp(): Promise<void>;
 }
 
 /** Global names used only during boot. */

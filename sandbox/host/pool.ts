@@ -160,7 +160,7 @@ export class IsolatePool {
   private async takeSpare(memoryMb: number): Promise<Sandbox> {
     const spare = memoryMb === this.options.spareMemoryMb ? this.spares.pop() : undefined;
     void this.refillSpares();
-    return spare ?? Sandbox.boot(memoryMb);
+    return spare ?? Sandbox.boot(memoryMb, { warm: true });
   }
 
   /** Boots spares in the background, one at a time, off the request path. */
@@ -169,7 +169,7 @@ export class IsolatePool {
     this.refilling = true;
     try {
       while (!this.closed && this.spares.length < this.options.spares) {
-        this.spares.push(await Sandbox.boot(this.options.spareMemoryMb));
+        this.spares.push(await Sandbox.boot(this.options.spareMemoryMb, { warm: true }));
       }
     } finally {
       this.refilling = false;

@@ -15,7 +15,7 @@ export interface Inflight {
   cpuNs: number;
 }
 
-type RuntimeRefs = Record<"setModule" | "dispatch" | "settle" | "abort" | "complete", ivm.Reference<Function>>;
+type RuntimeRefs = Record<"setModule" | "dispatch" | "settle" | "abort" | "complete" | "warmUp", ivm.Reference<Function>>;
 
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const COPY_PROMISE = { arguments: { copy: true }, result: { copy: true, promise: true } } as const;
@@ -56,11 +56,16 @@ export class Sandbox {
     this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
   }
 
-  /** A fresh isolate with the guest runtime evaluated and no user code. */
-  static async boot(memoryMb: number): Promise<Sandbox> {
+  /**
+   * A fresh isolate with the guest runtime evaluated and no user code; `warm` also runs the
+   * request path once (a spare's cold start then skips ~5 ms, for ~0.5 MB more heap that any
+   * isolate serving HTTP ends up with anyway).
+   */
+  static async boot(memoryMb: number, options: { warm?: boolean } = {}): Promise<Sandbox> {
     const sandbox = new Sandbox(memoryMb);
     try {
       await sandbox.bootRuntime();
+      if (options.warm) await sandbox.track(sandbox.runtime.warmUp.apply(undefined, [], { result: { promise: true } }));
     } catch (error) {
       sandbox.dispose();
       throw error;
@@ -96,6 +101,7 @@ export class Sandbox {
       settle: await get("settle"),
       abort: await get("abort"),
       complete: await get("complete"),
+      warmUp: await get("warmUp"),
     };
   }
 
