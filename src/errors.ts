@@ -68,7 +68,3 @@ export class IsoboxError extends Error {
     return { error: { code: this.code, message: this.message, ...this.details } };
   }
 }
-
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === "string" && Object.hasOwn(STATUS, code);
-}

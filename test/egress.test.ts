@@ -84,7 +84,7 @@ describe("guest fetch on loopback", () => {
       const response = await fetch(target, { method: "POST", body: "ping" });
       return Response.json({ status: response.status, body: await response.text(), stub: response.headers.get("x-stub") });
     } catch (error) {
-      return Response.json({ error: error.name, message: error.message }, { status: 502 });
+      return Response.json({ error: error.name, message: error.message, code: error.code ?? null }, { status: 502 });
     }
   } }`;
 
@@ -125,6 +125,7 @@ describe("guest fetch on loopback", () => {
       const result = await call(url, allow);
       assert.equal(result.error, "TypeError", JSON.stringify(result));
       assert.match(result.message, /^ERR_FETCH_DENIED: /);
+      assert.equal(result.code, "ERR_FETCH_DENIED");
       assert.match(result.message, reason);
       assert.equal(hits.length, before, "the stub saw nothing");
     });

@@ -28,17 +28,8 @@ export interface Invocation {
   value: unknown;
   /** CPU time charged to this invocation (shared fairly among concurrent ones). */
   cpuMs: number;
-  /** True when this call booted or loaded the isolate. */
-  cold: boolean;
   /** Resolves when ctx.waitUntil work is done (or the wall clock ran out). */
   settled: Promise<void>;
-}
-
-export interface PoolStats {
-  isolates: number;
-  spares: number;
-  inflight: number;
-  limitKills: number;
 }
 
 /** Held time (see IsolatePool.used) counts at 1/HELD_FACTOR of CPU time. */
@@ -56,7 +47,6 @@ export class IsolatePool {
   private readonly spares: Sandbox[] = [];
   private refilling = false;
   private watchdog: NodeJS.Timeout | undefined;
-  private limitKills = 0;
   private closed = false;
 
   constructor(options: PoolOptions) {
@@ -71,7 +61,7 @@ export class IsolatePool {
   async invoke(image: FunctionImage, kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<Invocation> {
     if (this.closed) throw new SandboxError("ERR_ISOLATE_DISPOSED", "The isolate pool is closed");
     const started = performance.now();
-    const { warm, cold } = await this.acquire(image);
+    const warm = await this.acquire(image);
     const { sandbox, limits } = warm;
     this.account(sandbox);
     const remaining = limits.wallMs - (performance.now() - started);
@@ -86,10 +76,10 @@ export class IsolatePool {
         // No waitUntil work: one call into the isolate instead of two.
         clearTimeout(timer);
         sandbox.inflight.delete(info.runId);
-        return { value, cpuMs, cold, settled: Promise.resolve() };
+        return { value, cpuMs, settled: Promise.resolve() };
       }
       const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(() => clearTimeout(timer));
-      return { value, cpuMs, cold, settled };
+      return { value, cpuMs, settled };
     } catch (error) {
       clearTimeout(timer);
       const failure = this.failure(sandbox, limits, error);
@@ -110,12 +100,6 @@ export class IsolatePool {
     }
   }
 
-  stats(): PoolStats {
-    let inflight = 0;
-    for (const { sandbox } of this.warm.values()) inflight += sandbox.inflight.size;
-    return { isolates: this.warm.size, spares: this.spares.length, inflight, limitKills: this.limitKills };
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watchdog);
@@ -126,20 +110,20 @@ export class IsolatePool {
     this.spares.length = 0;
   }
 
-  private async acquire(image: FunctionImage): Promise<{ warm: Warm; cold: boolean }> {
+  private async acquire(image: FunctionImage): Promise<Warm> {
     const found = this.warm.get(image.key);
     if (found && !found.sandbox.disposed) {
       // Re-insert to keep the Map in least-recently-used order.
       this.warm.delete(image.key);
       this.warm.set(image.key, found);
-      return { warm: found, cold: false };
+      return found;
     }
     let loading = this.loading.get(image.key);
     if (!loading) {
       loading = this.load(image).finally(() => this.loading.delete(image.key));
       this.loading.set(image.key, loading);
     }
-    return { warm: await loading, cold: true };
+    return loading;
   }
 
   private async load(image: FunctionImage): Promise<Warm> {
@@ -265,7 +249,6 @@ export class IsolatePool {
   }
 
   private killForCpu(key: string, sandbox: Sandbox): void {
-    this.limitKills++;
     sandbox.kill("ERR_CPU_LIMIT");
     this.forget(key, sandbox);
   }
@@ -273,7 +256,6 @@ export class IsolatePool {
   private failure(sandbox: Sandbox, limits: Limits, error: unknown): SandboxError {
     if (!(error instanceof SandboxError)) return new SandboxError("ERR_FUNCTION_THREW", String(error));
     if (error.code === "ERR_MEMORY_LIMIT" || error.code === "ERR_CPU_LIMIT") {
-      if (error.code === "ERR_MEMORY_LIMIT") this.limitKills++;
       return new SandboxError(error.code, LIMIT_MESSAGES[error.code](limits));
     }
     if (error.code === "ERR_ISOLATE_DISPOSED" && sandbox.killedFor) {

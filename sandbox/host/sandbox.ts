@@ -38,7 +38,6 @@ export class Sandbox {
   calls = 0;
   /** CPU (ns) used with no invocation in flight since the watchdog last saw the isolate idle. */
   backgroundNs = 0;
-  lastUsed = Date.now();
   private context!: ivm.Context;
   private runtime!: RuntimeRefs;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -133,7 +132,6 @@ export class Sandbox {
    */
   async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<{ value: unknown; settled: boolean }> {
     this.inflight.set(info.runId, { hooks, cpuNs: 0 });
-    this.lastUsed = Date.now();
     let result: DispatchResult<unknown>;
     try {
       result = (await this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE))) as DispatchResult<unknown>;

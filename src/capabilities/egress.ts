@@ -10,7 +10,9 @@ interface AllowRule {
   pathPrefix?: string;
 }
 
+/** The guest sees a TypeError whose message starts with, and whose code is, ERR_FETCH_DENIED. */
 export class FetchDenied extends TypeError {
+  readonly code = "ERR_FETCH_DENIED";
   constructor(host: string, reason: string) {
     super(`ERR_FETCH_DENIED: ${host}: ${reason}`);
     this.name = "TypeError";

@@ -26,7 +26,6 @@ export interface InvokerDeps {
 export interface InvokeResult<T> {
   value: T;
   runId: string;
-  cold: boolean;
 }
 
 export type Trigger = RunRecord["trigger"];
@@ -75,7 +74,7 @@ export class Invoker {
       });
       this.settling.add(recorded);
       void recorded.finally(() => this.settling.delete(recorded));
-      return { value: result.value as T, runId, cold: result.cold };
+      return { value: result.value as T, runId };
     } catch (error) {
       const failure = this.toIsoboxError(error, runId, hidden);
       this.deps.recorder.record({

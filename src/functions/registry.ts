@@ -28,6 +28,7 @@ interface Cached {
 const TTL_MS = 30_000;
 /** Unknown names are remembered briefly, so a flood of 404s does not reach the database. */
 const MISS_TTL_MS = 1_000;
+const MAX_CACHED = 100_000;
 
 export class FunctionRegistry {
   private readonly cache = new Map<string, Cached>();
@@ -85,6 +86,8 @@ export class FunctionRegistry {
     const fn = await getFunction(this.db.orm, tenant, name);
     const row = fn && (await getVersion(this.db.orm, tenant, name, fn.activeVersion));
     const value = row && this.resolve(tenant, name, row.version, row.code, row.manifest);
+    // Requests for made-up names must not grow the cache without bound.
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(`${tenant}/${name}`, { value, expires: Date.now() + (value ? TTL_MS : MISS_TTL_MS) });
     return value;
   }

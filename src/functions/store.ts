@@ -46,11 +46,6 @@ export async function listFunctions(db: Database, tenant: string): Promise<Funct
   return db.select().from(functions).where(eq(functions.tenant, tenant)).orderBy(functions.name);
 }
 
-export async function countFunctions(db: Database, tenant: string): Promise<number> {
-  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(functions).where(eq(functions.tenant, tenant));
-  return row.n;
-}
-
 export async function getVersion(db: Database, tenant: string, name: string, version: number): Promise<VersionRow | undefined> {
   const [row] = await db.select({
     version: functionVersions.version,
