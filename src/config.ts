@@ -19,6 +19,8 @@ export const ConfigSchema = z.object({
   /** host:port pairs (or host:*) that the egress policy lets through despite a private address. */
   egressAllowPrivate: z.string().default(""),
   maxBodyBytes: int(1024).default(10 * 1024 * 1024),
+  /** Outbound fetches one invocation may make. */
+  maxSubrequests: int(1).default(1000),
   /** Warm isolates kept per process (LRU beyond this). */
   maxIsolates: int(1).default(500),
   /** Bare isolates kept booted so that a cold start is only a compile. */
@@ -47,6 +49,7 @@ const ENV: Record<keyof Config, string> = {
   masterKey: "ISOBOX_MASTER_KEY",
   egressAllowPrivate: "ISOBOX_EGRESS_ALLOW_PRIVATE",
   maxBodyBytes: "ISOBOX_MAX_BODY_BYTES",
+  maxSubrequests: "ISOBOX_MAX_SUBREQUESTS",
   maxIsolates: "ISOBOX_MAX_ISOLATES",
   spareIsolates: "ISOBOX_SPARE_ISOLATES",
   drainMs: "ISOBOX_DRAIN_MS",

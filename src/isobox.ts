@@ -55,7 +55,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   void pool.warmUp();
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db);
-  const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate });
+  const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate, maxSubrequests: config.maxSubrequests });
   const auth = new Authenticator(db, adminToken.value);
 
   let ready = true;

@@ -47,15 +47,21 @@ describe("guest fetch on loopback", () => {
   let otherPort: number;
   const hits: string[] = [];
   const otherHits: string[] = [];
+  const otherHeaders: Record<string, string | string[] | undefined>[] = [];
   // Names the test controls: they resolve to blocked addresses or to the loopback stub.
   const lookup: Lookup = (hostname, _options, callback) => {
-    const table: Record<string, string> = { "private.test": "10.0.0.1", "metadata.test": "169.254.169.254", "stub.test": "127.0.0.1" };
+    const table: Record<string, string> = { "private.test": "10.0.0.1", "metadata.test": "169.254.169.254", "stub.test": "127.0.0.1", "other.test": "127.0.0.1" };
     const address = table[hostname] ?? (hostname === "localhost" ? "127.0.0.1" : hostname);
     callback(null, [{ address, family: address.includes(":") ? 6 : 4 }]);
   };
 
   before(async () => {
-    other = createServer((req, res) => { otherHits.push(req.url!); res.end("other"); });
+    other = createServer((req, res) => {
+      otherHits.push(req.url!);
+      otherHeaders.push(req.headers);
+      req.resume();
+      res.end("other");
+    });
     await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
     otherPort = (other.address() as AddressInfo).port;
     stub = createServer((req, res) => {
@@ -64,13 +70,17 @@ describe("guest fetch on loopback", () => {
         res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/landed` });
         return res.end();
       }
+      if (req.url === "/redirect-other") {
+        res.writeHead(307, { location: `http://other.test:${otherPort}/landed` });
+        return res.end();
+      }
       res.writeHead(200, { "content-type": "application/json", "x-stub": "yes" });
       res.end(JSON.stringify({ path: req.url, method: req.method, agent: req.headers["user-agent"] ?? null }));
     });
     await new Promise<void>((r) => stub.listen(0, "127.0.0.1", r));
     port = (stub.address() as AddressInfo).port;
     // The operator opens the stub under one name; every other way to reach it stays closed.
-    t = await startBox({ egressAllowPrivate: `stub.test:${port}`, lookup });
+    t = await startBox({ egressAllowPrivate: `stub.test:${port},other.test:${otherPort}`, lookup, maxSubrequests: 3 });
   });
   after(async () => {
     await t.close();
@@ -142,5 +152,77 @@ describe("guest fetch on loopback", () => {
     const result = await call(`http://stub.test:${port}/redirect`, [`stub.test:${port}`, `127.0.0.1:${otherPort}`]);
     assert.match(result.message, /^ERR_FETCH_DENIED: .*loopback/);
     assert.deepEqual(otherHits, []);
+  });
+
+  const PINNED = `export default { async fetch(request, env) {
+    const { url, where, header } = await request.json();
+    const init = { method: "POST", headers: {}, body: "nothing" };
+    if (where === "header") init.headers[header ?? "x-api-key"] = env.MODEL_KEY;
+    if (where === "body") init.body = JSON.stringify({ key: env.MODEL_KEY });
+    const target = where === "url" ? url + "?key=" + encodeURIComponent(env.MODEL_KEY) : url;
+    try {
+      const response = await fetch(target, init);
+      return Response.json({ status: response.status, body: await response.text() });
+    } catch (error) {
+      return Response.json({ error: error.name, code: error.code ?? null, message: error.message });
+    }
+  } }`;
+
+  describe("a secret pinned to hosts", () => {
+    let fn: string;
+    const send = async (body: object) => json(await fetch(fn, { method: "POST", body: JSON.stringify(body) }));
+    before(async () => {
+      const { name } = await t.tenant();
+      await t.api("PUT", `/api/tenants/${name}/secrets/MODEL_KEY`, { value: "sk-pinned-7f3a" });
+      fn = await t.deploy("pinned", PINNED, {
+        routes: { auth: "public" },
+        fetch: { allow: [`stub.test:${port}`, `other.test:${otherPort}`] },
+        secrets: { MODEL_KEY: { hosts: [`stub.test:${port}`] } },
+      }, name);
+    });
+
+    test("goes to its host", async () => {
+      const result = await send({ url: `http://stub.test:${port}/pinned`, where: "header" });
+      assert.equal(result.status, 200, JSON.stringify(result));
+    });
+
+    for (const where of ["header", "body", "url"]) {
+      test(`cannot leave for another host in the ${where}; nothing is sent`, async () => {
+        const before = otherHits.length;
+        const result = await send({ url: `http://other.test:${otherPort}/leak`, where });
+        assert.equal(result.code, "ERR_FETCH_DENIED", JSON.stringify(result));
+        assert.match(result.message, /carries secret MODEL_KEY/);
+        assert.equal(otherHits.length, before);
+      });
+    }
+
+    test("requests without the secret still reach the other allowed host", async () => {
+      const result = await send({ url: `http://other.test:${otherPort}/plain`, where: "none" });
+      assert.equal(result.status, 200, JSON.stringify(result));
+    });
+
+    test("a redirect cannot carry it away: a custom header is refused at the hop, authorization is dropped", async () => {
+      const before = otherHits.length;
+      const refused = await send({ url: `http://stub.test:${port}/redirect-other`, where: "header" });
+      assert.equal(refused.code, "ERR_FETCH_DENIED", JSON.stringify(refused));
+      assert.equal(otherHits.length, before);
+      const dropped = await send({ url: `http://stub.test:${port}/redirect-other`, where: "header", header: "authorization" });
+      assert.equal(dropped.status, 200, JSON.stringify(dropped));
+      assert.equal(otherHeaders.at(-1)!.authorization, undefined);
+    });
+  });
+
+  test("an invocation may make a bounded number of subrequests", async () => {
+    const fn = await t.deploy("many", `export default { async fetch() {
+      const results = [];
+      for (let i = 0; i < 5; i++) {
+        try { results.push((await fetch("http://stub.test:${port}/n" + i)).status); }
+        catch (error) { results.push(error.code + ": " + error.message); }
+      }
+      return Response.json(results);
+    } }`, { routes: { auth: "public" }, fetch: { allow: [`stub.test:${port}`] } });
+    const results = await json(await fetch(fn));
+    assert.deepEqual(results.slice(0, 3), [200, 200, 200]);
+    assert.match(results[3], /^ERR_FETCH_DENIED: ERR_FETCH_DENIED: .*more than 3 subrequests/);
   });
 });

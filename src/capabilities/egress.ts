@@ -66,13 +66,18 @@ export class EgressPolicy {
     this.rules = allow.map(parseRule);
   }
 
+  /** True when a rule names the URL (scheme not checked). */
+  names(url: URL): boolean {
+    return this.rules.some((rule) => matches(rule, url));
+  }
+
   /** Throws FetchDenied unless the URL is http(s) and a manifest rule names it. */
   check(url: URL): void {
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new FetchDenied(url.protocol, "only http and https are allowed");
     }
     if (url.username || url.password) throw new FetchDenied(url.hostname, "credentials in the URL are not allowed");
-    if (!this.rules.some((rule) => matches(rule, url))) {
+    if (!this.names(url)) {
       throw new FetchDenied(url.host, "not in the manifest's fetch.allow");
     }
   }

@@ -18,6 +18,7 @@ export interface FetcherOptions {
   timeoutMs?: number;
 }
 
+const CROSS_ORIGIN_DROPPED = new Set(["authorization", "cookie", "proxy-authorization"]);
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "host", "content-length"]);
 
 /** The outbound fetch used by every guest of the process. */
@@ -57,16 +58,21 @@ export class Fetcher {
     });
   }
 
-  async fetch(policy: EgressPolicy, wire: WireRequest): Promise<WireResponse> {
+  /**
+   * Sends the guest's request. `checkHop` sees every hop (URL, headers, body) before it is sent,
+   * for checks beyond the address policy (secrets pinned to hosts).
+   */
+  async fetch(policy: EgressPolicy, wire: WireRequest, checkHop?: (url: URL, headers: string[], body: ArrayBuffer | null) => void): Promise<WireResponse> {
     let url = parseUrl(wire.url);
     let method = wire.method.toUpperCase();
     let body = wire.body;
-    const clean = stripPairs(wire.headers, (name) => HOP_BY_HOP.has(name));
+    let headers = stripPairs(wire.headers, (name) => HOP_BY_HOP.has(name));
     for (let hop = 0; ; hop++) {
       this.checkUrl(policy, url);
+      checkHop?.(url, headers, body);
       const response = await request(url, {
         method,
-        headers: clean,
+        headers,
         body: body === null ? undefined : Buffer.from(body),
         dispatcher: this.agent,
         headersTimeout: this.options.timeoutMs,
@@ -78,7 +84,10 @@ export class Fetcher {
       await response.body.dump();
       if (wire.redirect === "error") throw new TypeError(`fetch failed: redirect to ${location} with redirect mode "error"`);
       if (hop >= this.options.maxRedirects) throw new TypeError(`fetch failed: more than ${this.options.maxRedirects} redirects`);
-      url = parseUrl(new URL(location, url).href);
+      const next = parseUrl(new URL(location, url).href);
+      // Credentials do not follow a redirect to another origin (Fetch spec, HTTP-redirect fetch).
+      if (next.origin !== url.origin) headers = stripPairs(headers, (name) => CROSS_ORIGIN_DROPPED.has(name));
+      url = next;
       // 303, and 301/302 after POST, turn into a GET without body (Fetch spec, HTTP-redirect fetch).
       if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")) {
         method = method === "HEAD" ? "HEAD" : "GET";

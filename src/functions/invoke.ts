@@ -7,6 +7,8 @@ import type { IsolatePool } from "../../sandbox/host/pool.ts";
 import type { LogLevel, TriggerKind, WireRequest } from "../../sandbox/protocol.ts";
 import type { Fetcher } from "../capabilities/fetch.ts";
 import { redact, type SecretStore } from "../capabilities/secrets.ts";
+import { FetchDenied } from "../capabilities/egress.ts";
+import { pinCheck } from "../capabilities/secret-pins.ts";
 import { IsoboxError, type ErrorCode } from "../errors.ts";
 import type { LogLine, RunRecord, RunRecorder } from "../telemetry/recorder.ts";
 import { secretNames } from "./manifest.ts";
@@ -19,6 +21,8 @@ export interface InvokerDeps {
   fetcher: Fetcher;
   recorder: RunRecorder;
   secrets: SecretStore;
+  /** Outbound fetches one invocation may make. */
+  maxSubrequests: number;
   /** Fraction of successful HTTP runs recorded. */
   httpSampleRate: number;
 }
@@ -60,7 +64,7 @@ export class Invoker {
     const logs: LogLine[] = [];
     const env = await this.deps.secrets.env(fn.tenant, secretNames(fn.manifest));
     const hidden = Object.values(env);
-    const hooks = this.hooks(fn, logs, hidden);
+    const hooks = this.hooks(fn, logs, env);
     const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs };
     try {
@@ -88,8 +92,11 @@ export class Invoker {
     }
   }
 
-  private hooks(fn: ActiveFunction, logs: LogLine[], hidden: string[]): InvocationHooks {
-    const fetcher = this.deps.fetcher;
+  private hooks(fn: ActiveFunction, logs: LogLine[], env: Record<string, string>): InvocationHooks {
+    const { fetcher, maxSubrequests } = this.deps;
+    const hidden = Object.values(env);
+    const checkHop = pinCheck(fn.pins, env);
+    let subrequests = 0;
     return {
       log(level: LogLevel, message: string) {
         // Postgres text cannot hold NUL.
@@ -97,9 +104,10 @@ export class Invoker {
       },
       async fetch(request: WireRequest) {
         try {
-          return await fetcher.fetch(fn.egress, request);
+          if (++subrequests > maxSubrequests) throw new FetchDenied(new URL(request.url).host, `more than ${maxSubrequests} subrequests in one invocation`);
+          return await fetcher.fetch(fn.egress, request, checkHop);
         } catch (error) {
-          if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: (error as Error).message });
+          if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: redact((error as Error).message, hidden) });
           throw error;
         }
       },

@@ -2,6 +2,7 @@
 // every node by NOTIFY when a deploy, rollback or delete changes it.
 import type { FunctionImage } from "../../sandbox/host/pool.ts";
 import { EgressPolicy } from "../capabilities/egress.ts";
+import { secretPins, type SecretPin } from "../capabilities/secret-pins.ts";
 import type { Db } from "../db/connect.ts";
 import type { Manifest, ResolvedLimits } from "./manifest.ts";
 import { getFunction, getVersion } from "./store.ts";
@@ -16,6 +17,7 @@ export interface ActiveFunction {
   limits: ResolvedLimits;
   auth: "key" | "public";
   egress: EgressPolicy;
+  pins: SecretPin[];
   image: FunctionImage;
 }
 
@@ -102,6 +104,7 @@ export class FunctionRegistry {
       limits,
       auth: manifest.routes?.auth ?? "key",
       egress: new EgressPolicy(manifest.fetch?.allow ?? []),
+      pins: secretPins(manifest),
       image: { key: imageKey(tenant, name, version), code, filename: `file:///${tenant}/${name}.js`, limits },
     };
   }
