@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { IsolatePool } from "../sandbox/host/pool.ts";
 import { Fetcher, type Lookup } from "./capabilities/fetch.ts";
 import { PrivateAllowList } from "./capabilities/egress.ts";
-import { SecretBox } from "./capabilities/secret-box.ts";
+import { loadMasterKey } from "./capabilities/master-key.ts";
 import { SecretStore } from "./capabilities/secrets.ts";
 import { loadConfig, type Config, type ConfigInput } from "./config.ts";
 import { connect, type Db } from "./db/connect.ts";
@@ -41,10 +41,10 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const adminToken = config.adminToken
     ? { value: config.adminToken, file: "ISOBOX_ADMIN_TOKEN", created: false }
     : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
-  const masterKey = config.masterKey ?? (await ensureDataDirSecret(config.dataDir, "master-key", SecretBox.generateText)).value;
+  const masterKey = await loadMasterKey(config.masterKey, config.dataDir);
   const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await ensureDefaultTenant(db.orm);
-  const secrets = new SecretStore(db, SecretBox.fromText(masterKey));
+  const secrets = new SecretStore(db, masterKey.box);
   await secrets.start().catch(async (error) => { await db.close(); throw error; });
 
   const defaults = { memoryMb: config.defaultMemoryMb, cpuMs: config.defaultCpuMs, wallMs: config.defaultWallMs, jobWallMs: 900_000 };
@@ -61,7 +61,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, secrets, isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, secrets, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {

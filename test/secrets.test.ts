@@ -100,3 +100,62 @@ test("a wrong master key is a clear error at start, not garbage", async () => {
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+describe("master key rotation", () => {
+  const NEW_KEY = "5eed".repeat(16);
+
+  test("with ISOBOX_MASTER_KEY: the new key first, rotate, and the old key can go", async () => {
+    const during = await startBox({ masterKey: `${NEW_KEY},${TEST_MASTER_KEY}` });
+    const { name } = await during.tenant();
+    try {
+      await during.api("PUT", `/api/tenants/${name}/secrets/ROTATED`, { value: "survives-rotation" });
+      const url = await during.deploy("env", ENV_DUMP, { routes: { auth: "public" }, secrets: ["API_KEY", "ROTATED"] }, name);
+      assert.equal((await during.api("POST", "/api/secrets/rotate-key", {}, (await during.tenant()).apiKey)).status, 403, "admin only");
+      const rotated = await during.api("POST", "/api/secrets/rotate-key", {});
+      assert.equal(rotated.status, 200);
+      assert.ok(rotated.body.reencrypted >= 0);
+      const ids = await during.box.db.rows<{ id: string }>(sql`select distinct split_part(ciphertext, ':', 2) as id from secrets`);
+      assert.deepEqual(ids.map((r) => r.id), [rotated.body.keyId], "every secret is under the new key");
+      assert.deepEqual(await json(await fetch(url)), { ROTATED: "survives-rotation" });
+    } finally {
+      // Back under the suite's key, for the test files that run after this one on a shared database.
+      await during.close();
+      const back = await startBox({ masterKey: `${TEST_MASTER_KEY},${NEW_KEY}` });
+      assert.equal((await back.api("POST", "/api/secrets/rotate-key", {})).status, 200);
+      await back.close();
+    }
+  });
+
+  test("with the key in the data dir (embedded database): rotate-key makes a new one and redoes every secret", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "isobox-rotate-"));
+    // This mode is the embedded, single-node one: no server URL, no configured key.
+    const saved = { url: process.env.DATABASE_URL, key: process.env.ISOBOX_MASTER_KEY };
+    delete process.env.DATABASE_URL;
+    delete process.env.ISOBOX_MASTER_KEY;
+    try {
+      const box = await createIsobox({ dataDir });
+      const { readFile } = await import("node:fs/promises");
+      const before = (await readFile(join(dataDir, "master-key"), "utf8")).trim();
+      const tenant = box.app.request("/api/tenants/default/secrets/TOKEN", {
+        method: "PUT", headers: { authorization: `Bearer ${box.adminToken.value}` }, body: JSON.stringify({ value: "kept-across-rotation" }),
+      });
+      assert.equal((await tenant).status, 200);
+      const rotated = await box.app.request("/api/secrets/rotate-key", { method: "POST", headers: { authorization: `Bearer ${box.adminToken.value}` } });
+      assert.equal(rotated.status, 200);
+      assert.equal((await json(rotated)).reencrypted, 1);
+      const after = (await readFile(join(dataDir, "master-key"), "utf8")).trim();
+      assert.notEqual(after, before);
+      assert.doesNotMatch(after, /,/);
+      await box.close();
+      const reopened = await createIsobox({ dataDir });
+      await reopened.deploy("default", "env", { code: ENV_DUMP, manifest: { routes: { auth: "public" }, secrets: ["TOKEN"] } });
+      const res = await reopened.app.request("/fn/default/env");
+      assert.deepEqual(await json(res), { TOKEN: "kept-across-rotation" });
+      await reopened.close();
+    } finally {
+      if (saved.url !== undefined) process.env.DATABASE_URL = saved.url;
+      if (saved.key !== undefined) process.env.ISOBOX_MASTER_KEY = saved.key;
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

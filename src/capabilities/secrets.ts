@@ -1,6 +1,6 @@
 // Tenant secrets: stored encrypted, listed by name only, decrypted only into the env of a
 // function whose manifest names them. A per-process cache is invalidated on every node by NOTIFY.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import { secrets } from "../../schema/tables.ts";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
@@ -14,19 +14,43 @@ export class SecretStore {
   private readonly cache = new Map<string, { values: Map<string, string>; expires: number }>();
   private unlisten: (() => Promise<void>) | undefined;
   private readonly db: Db;
-  private readonly box: SecretBox;
+  private box: SecretBox;
 
   constructor(db: Db, box: SecretBox) {
     this.db = db;
     this.box = box;
   }
 
-  /** Refuses to start with a master key other than the one the stored secrets were made with. */
+  /** Refuses to start unless the key ring can decrypt every stored secret. */
   async start(): Promise<void> {
-    const [row] = await this.db.orm.select({ ciphertext: secrets.ciphertext }).from(secrets).limit(1);
-    const stored = row && SecretBox.keyIdOf(row.ciphertext);
-    if (stored && stored !== this.box.keyId) throw new WrongMasterKey(stored, this.box.keyId);
-    this.unlisten = await this.db.listen(SECRETS_CHANNEL, (tenant) => this.cache.delete(tenant));
+    const ids = await this.db.rows<{ id: string }>(sql`select distinct split_part(ciphertext, ':', 2) as id from secrets`);
+    const unknown = ids.find(({ id }) => !this.box.knows(id));
+    if (unknown) throw new WrongMasterKey(unknown.id, this.box.keyId);
+    this.unlisten = await this.db.listen(SECRETS_CHANNEL, (tenant) => {
+      if (tenant === "*") this.cache.clear();
+      else this.cache.delete(tenant);
+    });
+  }
+
+  /**
+   * Re-encrypts every secret not made with the ring's first key, one row at a time, each only if
+   * unchanged meanwhile: nodes keep serving throughout, as every ring in use knows both keys.
+   */
+  async reencrypt(box: SecretBox = this.box): Promise<number> {
+    this.box = box;
+    const rows = await this.db.orm.select().from(secrets).where(ne(sql`split_part(${secrets.ciphertext}, ':', 2)`, box.keyId));
+    let done = 0;
+    for (const row of rows) {
+      const aad = `${row.tenant}/${row.name}`;
+      const ciphertext = box.encrypt(box.decrypt(row.ciphertext, aad), aad);
+      const updated = await this.db.orm.update(secrets).set({ ciphertext })
+        .where(and(eq(secrets.tenant, row.tenant), eq(secrets.name, row.name), eq(secrets.ciphertext, row.ciphertext)))
+        .returning({ name: secrets.name });
+      done += updated.length;
+    }
+    this.cache.clear();
+    await this.db.notify(SECRETS_CHANNEL, "*");
+    return done;
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@ import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
 import { invokeFunction } from "./invoke.ts";
 import { CliError, output } from "./output.ts";
-import { listSecrets, setSecret } from "./secrets.ts";
+import { listSecrets, rotateKey, setSecret } from "./secrets.ts";
 
 const USAGE = `Usage: isobox <command> [options]
 
@@ -14,6 +14,7 @@ Commands:
   invoke <name> [--tenant T] [--path /p] [-X METHOD] [-d DATA] [-H "K: V"]   call a function
   secrets set <NAME> [--tenant T] [--value V]                 set a secret (value from stdin by default)
   secrets list [--tenant T]                                   list secret names
+  secrets rotate-key                                          re-encrypt every secret under a new master key
 
 Options: --json (machine-readable output), --help
 Remote use: ISOBOX_URL (default http://localhost:8787) and ISOBOX_TOKEN.`;
@@ -67,7 +68,8 @@ async function run(argv: string[]): Promise<void> {
       const { values, positionals } = parse(more, { tenant: { type: "string" }, value: { type: "string" } });
       if (sub === "set" && positionals.length === 1) return setSecret(apiClient(), output(!!values.json), positionals[0], values);
       if (sub === "list" && positionals.length === 0) return listSecrets(apiClient(), output(!!values.json), values);
-      throw new CliError("usage: isobox secrets set <NAME> | isobox secrets list", 2);
+      if (sub === "rotate-key" && positionals.length === 0) return rotateKey(apiClient(), output(!!values.json));
+      throw new CliError("usage: isobox secrets set <NAME> | isobox secrets list | isobox secrets rotate-key", 2);
     }
     case undefined:
     case "help":

@@ -18,6 +18,12 @@ export async function setSecret(client: ApiClient, out: Output, name: string, op
   out.result(result, `Set ${tenant}/${result.name}`);
 }
 
+export async function rotateKey(client: ApiClient, out: Output): Promise<void> {
+  out.progress("Re-encrypting every secret under the first master key…");
+  const result = await client.request<{ keyId: string; reencrypted: number }>("POST", "/api/secrets/rotate-key", {});
+  out.result(result, `Re-encrypted ${result.reencrypted} secret${result.reencrypted === 1 ? "" : "s"} under master key ${result.keyId}`);
+}
+
 export async function listSecrets(client: ApiClient, out: Output, options: { tenant?: string }): Promise<void> {
   const tenant = options.tenant ?? "default";
   const { secrets } = await client.request<{ secrets: { name: string; updatedAt: string }[] }>("GET", `/api/tenants/${encodeURIComponent(tenant)}/secrets`);

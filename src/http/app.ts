@@ -1,7 +1,7 @@
 // The Hono app: health, function invocation, the management API; errors in one shape.
 import { Hono, type MiddlewareHandler } from "hono";
 import { IsoboxError } from "../errors.ts";
-import { requireAuth } from "./auth.ts";
+import { requireAdmin, requireAuth } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { functionRoutes } from "./functions.ts";
@@ -31,6 +31,10 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   api.route("/tenants/:tenant/functions", functionRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
   api.route("/tenants/:tenant/secrets", secretRoutes(services.secrets, services.db.orm));
+  api.post("/secrets/rotate-key", async (c) => {
+    requireAdmin(c);
+    return c.json(await services.rotateKey());
+  });
   app.route("/api", api);
   return app;
 }

@@ -13,6 +13,8 @@ export interface Services {
   invoker: Invoker;
   auth: Authenticator;
   secrets: SecretStore;
+  /** Re-encrypts every secret under the master key ring's first key (see capabilities/master-key.ts). */
+  rotateKey(): Promise<{ keyId: string; reencrypted: number }>;
   /** True once migrations ran and until shutdown starts. */
   isReady(): boolean;
 }
