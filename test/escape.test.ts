@@ -9,7 +9,7 @@ import ivm from "isolated-vm";
 import { createBindings, type InvocationHooks } from "../sandbox/host/bindings.ts";
 import type { DispatchResult, WireRequest } from "../sandbox/protocol.ts";
 import { startBox, type TestBox } from "./helpers/box.ts";
-import { call, outcome, sleep } from "./helpers/http.ts";
+import { call, outcome } from "./helpers/http.ts";
 
 const PUBLIC = { auth: "public" };
 const LIMITS = { cpuMs: 1000, memoryMb: 64, wallMs: 5000 };

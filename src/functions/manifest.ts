@@ -3,7 +3,8 @@
 import { z } from "zod";
 import { IsoboxError } from "../errors.ts";
 
-const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** How secrets are named, in manifests and in the secrets API. */
+export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 /** A host ("api.openai.com", "*.github.com", "localhost:8080", "[::1]:80") or a URL prefix ending in "*". */
 const FETCH_RULE = /^(https?:\/\/)?((\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?(\/[^\s]*)?$/i;
 

@@ -2,13 +2,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { IsoboxError } from "../errors.ts";
+import { SECRET_NAME } from "../functions/manifest.ts";
 import type { SecretStore } from "../capabilities/secrets.ts";
 import type { Database } from "../db/connect.ts";
 import { getTenant } from "../tenancy/tenants.ts";
 import { requireTenant } from "./auth.ts";
 import { readJson } from "./json.ts";
 
-export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 export const SetSecret = z.strictObject({ value: z.string() });
 
 export function secretRoutes(store: SecretStore, db: Database): Hono {
