@@ -1,7 +1,6 @@
 // Configuration: one zod schema, and the one reader of process.env.
 import { z } from "zod";
 
-const bool = z.union([z.boolean(), z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true")]);
 const int = (min: number) => z.coerce.number().int().min(min);
 
 export const ConfigSchema = z.object({
@@ -33,7 +32,14 @@ export const ConfigSchema = z.object({
   defaultMemoryMb: int(8).default(128),
   defaultCpuMs: int(1).default(50),
   defaultWallMs: int(1).default(30_000),
-  logRequests: bool.default(false),
+  /** Processes that split each tenant's rate quotas (all workers of all nodes); unset: this node's workers. */
+  quotaProcesses: int(1).optional(),
+  /** Quotas of tenants that set none; unset means unlimited. */
+  quotaFunctions: int(0).optional(),
+  quotaMemoryMb: int(0).optional(),
+  quotaConcurrency: int(0).optional(),
+  quotaRequestsPerSecond: z.coerce.number().min(0).optional(),
+  quotaCpuMsPerMinute: int(0).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -57,7 +63,12 @@ const ENV: Record<keyof Config, string> = {
   defaultMemoryMb: "ISOBOX_DEFAULT_MEMORY_MB",
   defaultCpuMs: "ISOBOX_DEFAULT_CPU_MS",
   defaultWallMs: "ISOBOX_DEFAULT_WALL_MS",
-  logRequests: "ISOBOX_LOG_REQUESTS",
+  quotaProcesses: "ISOBOX_QUOTA_PROCESSES",
+  quotaFunctions: "ISOBOX_QUOTA_FUNCTIONS",
+  quotaMemoryMb: "ISOBOX_QUOTA_MEMORY_MB",
+  quotaConcurrency: "ISOBOX_QUOTA_CONCURRENCY",
+  quotaRequestsPerSecond: "ISOBOX_QUOTA_REQUESTS_PER_SECOND",
+  quotaCpuMsPerMinute: "ISOBOX_QUOTA_CPU_MS_PER_MINUTE",
 };
 
 /** The environment's settings, overridden by `overrides`; a bad value is an error naming the variable. */

@@ -15,7 +15,7 @@ export type ErrorCode =
   | "ERR_COMPILE" // the function's code does not compile
   | "ERR_BODY_TOO_LARGE"
   | "ERR_RATE_LIMITED"
-  | "ERR_QUOTA_EXCEEDED"
+  | "ERR_QUOTA_EXCEEDED" // a count or size quota of the tenant (functions, memory)
   | "ERR_NO_HANDLER" // the function lacks the handler this trigger needs
   | "ERR_FUNCTION_THREW"
   | "ERR_CPU_LIMIT"
@@ -35,7 +35,7 @@ export const STATUS: Record<ErrorCode, number> = {
   ERR_COMPILE: 400,
   ERR_BODY_TOO_LARGE: 413,
   ERR_RATE_LIMITED: 429,
-  ERR_QUOTA_EXCEEDED: 429,
+  ERR_QUOTA_EXCEEDED: 403,
   ERR_NO_HANDLER: 501,
   ERR_FUNCTION_THREW: 500,
   ERR_CPU_LIMIT: 503,

@@ -15,6 +15,7 @@ import { Authenticator } from "./http/auth.ts";
 import { RunRecorder } from "./telemetry/recorder.ts";
 import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
 import { ensureDefaultTenant } from "./tenancy/tenants.ts";
+import { TenantLimiter } from "./tenancy/quotas.ts";
 
 export interface IsoboxOptions extends ConfigInput {
   /** DNS resolution for the guests' fetch (tests use their own). */
@@ -57,11 +58,18 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const recorder = new RunRecorder(db);
   const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate, maxSubrequests: config.maxSubrequests });
   const auth = new Authenticator(db, adminToken.value);
+  const limiter = new TenantLimiter(db.orm, {
+    functions: config.quotaFunctions,
+    memoryMb: config.quotaMemoryMb,
+    concurrency: config.quotaConcurrency,
+    requestsPerSecond: config.quotaRequestsPerSecond,
+    cpuMsPerMinute: config.quotaCpuMsPerMinute,
+  }, config.quotaProcesses ?? 1);
 
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, secrets, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {
@@ -94,7 +102,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   return {
     app,
     fetch: (request) => Promise.resolve(app.fetch(request)),
-    deploy: (tenant, name, input) => deployFunction(db, registry, tenant, name, input),
+    deploy: (tenant, name, input) => deployFunction(db, registry, limiter, tenant, name, input),
     config,
     db,
     adminToken,

@@ -47,7 +47,8 @@ async function supervise(options: StartOptions): Promise<void> {
   let failedStarts = 0;
   // A worker runs this same command line, so it parses the same options.
   const fork = () => {
-    if (!stopping) cluster.fork();
+    // Each worker enforces its share of a tenant's rate quotas (src/tenancy/quotas.ts).
+    if (!stopping) cluster.fork({ ISOBOX_QUOTA_PROCESSES: String(config.quotaProcesses ?? workers) });
   };
   cluster.on("exit", (worker: Worker, code, signal) => {
     if (stopping) return;

@@ -4,9 +4,10 @@ import { checkModule } from "../../sandbox/host/compile-check.ts";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { getTenant, NAME_PATTERN } from "../tenancy/tenants.ts";
-import { parseManifest } from "./manifest.ts";
+import { parseManifest, type Manifest } from "./manifest.ts";
+import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { FunctionRegistry } from "./registry.ts";
-import { getFunction, getVersion, insertVersion, setActiveVersion } from "./store.ts";
+import { getFunction, getVersion, insertVersion, listFunctions, setActiveVersion } from "./store.ts";
 
 export const MAX_CODE_BYTES = 10 * 1024 * 1024;
 
@@ -27,12 +28,13 @@ export function checkName(kind: "function" | "tenant", name: string): void {
   }
 }
 
-export async function deployFunction(db: Db, registry: FunctionRegistry, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
+export async function deployFunction(db: Db, registry: FunctionRegistry, limiter: TenantLimiter, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
   checkName("function", name);
   if (typeof input.code !== "string" || input.code.length === 0) throw new IsoboxError("ERR_BAD_REQUEST", "code: expected the module's source as a non-empty string");
   if (Buffer.byteLength(input.code) > MAX_CODE_BYTES) throw new IsoboxError("ERR_BODY_TOO_LARGE", `code: larger than ${MAX_CODE_BYTES} bytes`);
   const manifest = parseManifest(input.manifest);
   if (!(await getTenant(db.orm, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} does not exist`);
+  await checkQuotas(db, limiter, tenant, name, manifest);
   const problem = await checkModule(input.code, `file:///${tenant}/${name}.js`);
   if (problem) {
     const where = problem.line === undefined ? "" : ` at line ${problem.line}, column ${problem.column}`;
@@ -50,4 +52,18 @@ export async function rollbackFunction(db: Db, registry: FunctionRegistry, tenan
   await setActiveVersion(db.orm, tenant, name, version);
   await registry.changed(tenant, name);
   return { name, version };
+}
+
+/** The tenant's count and size quotas: how many functions, how much memory one may ask for. */
+async function checkQuotas(db: Db, limiter: TenantLimiter, tenant: string, name: string, manifest: Manifest): Promise<void> {
+  const quotas = await limiter.quotas(tenant);
+  if (quotas.memoryMb !== undefined && (manifest.limits?.memoryMb ?? 0) > quotas.memoryMb) {
+    throw new IsoboxError("ERR_QUOTA_EXCEEDED", `manifest.limits.memoryMb: tenant ${tenant} may use at most ${quotas.memoryMb} MB per function`);
+  }
+  if (quotas.functions !== undefined) {
+    const existing = await listFunctions(db.orm, tenant);
+    if (!existing.some((fn) => fn.name === name) && existing.length >= quotas.functions) {
+      throw new IsoboxError("ERR_QUOTA_EXCEEDED", `Tenant ${tenant} has ${existing.length} functions, its quota`);
+    }
+  }
 }

@@ -30,6 +30,8 @@ export interface InvokerDeps {
 export interface InvokeResult<T> {
   value: T;
   runId: string;
+  /** CPU charged to the invocation. */
+  cpuMs: number;
 }
 
 export type Trigger = RunRecord["trigger"];
@@ -78,7 +80,7 @@ export class Invoker {
       });
       this.settling.add(recorded);
       void recorded.finally(() => this.settling.delete(recorded));
-      return { value: result.value as T, runId };
+      return { value: result.value as T, runId, cpuMs: result.cpuMs };
     } catch (error) {
       const failure = this.toIsoboxError(error, runId, hidden);
       this.deps.recorder.record({

@@ -9,7 +9,7 @@ import { DeployFunction, Rollback } from "./schemas.ts";
 import type { Services } from "./services.ts";
 
 export function functionRoutes(services: Services): Hono {
-  const { db, registry } = services;
+  const { db, registry, limiter } = services;
   const app = new Hono();
   const url = (c: Context, tenant: string, name: string) => `${baseUrl(c)}/fn/${tenant}/${name}`;
   const scope = (c: Context) => {
@@ -21,7 +21,7 @@ export function functionRoutes(services: Services): Hono {
   app.put("/:name", async (c) => {
     const tenant = scope(c);
     const body = await readJson(c, DeployFunction);
-    const deployed = await deployFunction(db, registry, tenant, c.req.param("name"), body);
+    const deployed = await deployFunction(db, registry, limiter, tenant, c.req.param("name"), body);
     return c.json({ ...deployed, url: url(c, tenant, deployed.name) }, 201);
   });
 

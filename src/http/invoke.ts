@@ -22,9 +22,20 @@ async function invoke(services: Services, c: Context): Promise<Response> {
   const fn = await services.registry.get(tenant, name);
   if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
   if (fn.auth === "key") await authorize(services, c, tenant);
-  const request = await toWire(c, tenant, name);
-  const { value } = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
-  return fromWire(value);
+  await services.limiter.enter(tenant);
+  let cpuMs = 0;
+  try {
+    const request = await toWire(c, tenant, name);
+    const result = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
+    cpuMs = result.cpuMs;
+    return fromWire(result.value);
+  } catch (error) {
+    // A CPU-limit kill used (at least) the whole limit.
+    if (error instanceof IsoboxError && error.code === "ERR_CPU_LIMIT") cpuMs = fn.limits.cpuMs;
+    throw error;
+  } finally {
+    services.limiter.leave(tenant, cpuMs);
+  }
 }
 
 async function authorize(services: Services, c: Context, tenant: string): Promise<void> {

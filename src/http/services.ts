@@ -4,6 +4,7 @@ import type { SecretStore } from "../capabilities/secrets.ts";
 import type { Db } from "../db/connect.ts";
 import type { Invoker } from "../functions/invoke.ts";
 import type { FunctionRegistry } from "../functions/registry.ts";
+import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { Authenticator } from "./auth.ts";
 
 export interface Services {
@@ -13,6 +14,7 @@ export interface Services {
   invoker: Invoker;
   auth: Authenticator;
   secrets: SecretStore;
+  limiter: TenantLimiter;
   /** Re-encrypts every secret under the master key ring's first key (see capabilities/master-key.ts). */
   rotateKey(): Promise<{ keyId: string; reencrypted: number }>;
   /** True once migrations ran and until shutdown starts. */

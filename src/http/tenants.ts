@@ -37,6 +37,7 @@ export function tenantRoutes(services: Services): Hono {
     const body = await readJson(c, UpdateTenant);
     const tenant = await setQuotas(db, c.req.param("tenant"), body.quotas);
     if (!tenant) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${c.req.param("tenant")} does not exist`);
+    services.limiter.forget(tenant.name);
     return c.json(tenant);
   });
 
