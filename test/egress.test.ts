@@ -22,7 +22,7 @@ describe("address classifier", () => {
 });
 
 describe("manifest rules", () => {
-  const policy = new EgressPolicy(["api.openai.com", "*.github.com", "localhost:8080", "https://hooks.slack.com/services/*"]);
+  const policy = new EgressPolicy(["api.openai.com", "*.github.com", "localhost:8080", "https://hooks.slack.com/services/*", "GET,HEAD https://files.example.com/public/*"]);
   const allowed = ["https://api.openai.com/v1/chat", "http://api.openai.com/", "https://raw.github.com/x", "http://localhost:8080/a", "https://hooks.slack.com/services/T1/B2"];
   const denied = ["https://evil.com/", "https://api.openai.com.evil.com/", "https://github.com/", "http://localhost:8081/", "https://hooks.slack.com/other",
     "http://hooks.slack.com/services/T1", "file:///etc/passwd", "ftp://api.openai.com/", "https://user:pw@api.openai.com/"];
@@ -30,6 +30,12 @@ describe("manifest rules", () => {
   for (const url of denied) {
     test(`denies ${url}`, () => assert.throws(() => policy.check(new URL(url)), (e: Error) => e instanceof FetchDenied && e.message.startsWith("ERR_FETCH_DENIED")));
   }
+  test("a rule led by methods allows only those", () => {
+    policy.check(new URL("https://files.example.com/public/a.txt"), "GET");
+    policy.check(new URL("https://files.example.com/public/a.txt"), "HEAD");
+    assert.throws(() => policy.check(new URL("https://files.example.com/public/a.txt"), "POST"), /POST is not among the methods it allows/);
+    assert.throws(() => policy.check(new URL("https://files.example.com/private/a.txt"), "GET"), FetchDenied);
+  });
   test("nothing is allowed without rules", () => assert.throws(() => new EgressPolicy([]).check(new URL("https://example.com/")), FetchDenied));
   test("operator private list names host and port", () => {
     const list = new PrivateAllowList("127.0.0.1:9000, internal.tools:*");
@@ -75,7 +81,7 @@ describe("guest fetch on loopback", () => {
         return res.end();
       }
       res.writeHead(200, { "content-type": "application/json", "x-stub": "yes" });
-      res.end(JSON.stringify({ path: req.url, method: req.method, agent: req.headers["user-agent"] ?? null }));
+      res.end(JSON.stringify({ path: req.url, method: req.method, agent: req.headers["user-agent"] ?? null, traceparent: req.headers.traceparent ?? null }));
     });
     await new Promise<void>((r) => stub.listen(0, "127.0.0.1", r));
     port = (stub.address() as AddressInfo).port;
@@ -106,7 +112,9 @@ describe("guest fetch on loopback", () => {
   test("an allowed loopback stub opened by the operator setting works", async () => {
     const result = await call(`http://stub.test:${port}/hello?x=1`, [`stub.test:${port}`]);
     assert.equal(result.status, 200, JSON.stringify(result));
-    assert.deepEqual(JSON.parse(result.body), { path: "/hello?x=1", method: "POST", agent: null });
+    const seen = JSON.parse(result.body);
+    assert.deepEqual({ ...seen, traceparent: undefined }, { path: "/hello?x=1", method: "POST", agent: null, traceparent: undefined });
+    assert.match(seen.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, "the run's trace goes out with the request");
     assert.equal(result.stub, "yes");
   });
 

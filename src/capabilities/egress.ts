@@ -1,8 +1,12 @@
 // EgressPolicy: which URLs a function's fetch may reach. Denied unless the manifest's
 // fetch.allow names the host; private addresses only through the operator's allow list.
 
-/** One manifest rule: "api.openai.com", "*.github.com", "localhost:8080", "https://x.com/api/*". */
+/**
+ * One manifest rule: "api.openai.com", "*.github.com", "localhost:8080", "https://x.com/api/*",
+ * optionally led by the methods it allows: "GET,HEAD https://x.com/files/*".
+ */
 interface AllowRule {
+  methods?: Set<string>;
   scheme?: string;
   host: string;
   wildcard: boolean;
@@ -19,13 +23,16 @@ export class FetchDenied extends TypeError {
   }
 }
 
-function parseRule(rule: string): AllowRule {
+function parseRule(text: string): AllowRule {
+  const led = /^([A-Z]+(?:,[A-Z]+)*)\s+(.*)$/i.exec(text);
+  const rule = led ? led[2] : text;
   const hasScheme = /^https?:\/\//i.test(rule);
   const url = new URL(hasScheme ? rule.replace("://*.", "://wildcard--.") : `http://${rule.replace(/^\*\./, "wildcard--.")}`);
   const wildcard = url.hostname.startsWith("wildcard--.");
   const host = wildcard ? url.hostname.slice("wildcard--.".length) : url.hostname;
   const path = url.pathname.replace(/\*$/, "");
   return {
+    methods: led ? new Set(led[1].toUpperCase().split(",")) : undefined,
     scheme: hasScheme ? url.protocol : undefined,
     host,
     wildcard,
@@ -38,7 +45,8 @@ function defaultPort(protocol: string): string {
   return protocol === "https:" ? "443" : "80";
 }
 
-function matches(rule: AllowRule, url: URL): boolean {
+function matches(rule: AllowRule, url: URL, method?: string): boolean {
+  if (method && rule.methods && !rule.methods.has(method)) return false;
   if (rule.scheme && rule.scheme !== url.protocol) return false;
   const host = url.hostname;
   const hostOk = rule.wildcard ? host.endsWith(`.${rule.host}`) : host === rule.host;
@@ -60,25 +68,36 @@ export class PrivateAllowList {
   }
 }
 
+/** True when the text is a rule EgressPolicy understands. */
+export function isAllowRule(text: string): boolean {
+  try {
+    parseRule(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class EgressPolicy {
   private readonly rules: AllowRule[];
   constructor(allow: readonly string[]) {
     this.rules = allow.map(parseRule);
   }
 
-  /** True when a rule names the URL (scheme not checked). */
-  names(url: URL): boolean {
-    return this.rules.some((rule) => matches(rule, url));
+  /** True when a rule names the URL (and the method, when given and the rule lists methods). */
+  names(url: URL, method?: string): boolean {
+    return this.rules.some((rule) => matches(rule, url, method));
   }
 
-  /** Throws FetchDenied unless the URL is http(s) and a manifest rule names it. */
-  check(url: URL): void {
+  /** Throws FetchDenied unless the URL is http(s) and a manifest rule names it with this method. */
+  check(url: URL, method = "GET"): void {
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new FetchDenied(url.protocol, "only http and https are allowed");
     }
     if (url.username || url.password) throw new FetchDenied(url.hostname, "credentials in the URL are not allowed");
-    if (!this.names(url)) {
-      throw new FetchDenied(url.host, "not in the manifest's fetch.allow");
+    if (!this.names(url, method)) {
+      const other = this.names(url) ? `: ${method} is not among the methods it allows` : "";
+      throw new FetchDenied(url.host, `not in the manifest's fetch.allow${other}`);
     }
   }
 }

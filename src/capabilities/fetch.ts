@@ -68,7 +68,7 @@ export class Fetcher {
     let body = wire.body;
     let headers = stripPairs(wire.headers, (name) => HOP_BY_HOP.has(name));
     for (let hop = 0; ; hop++) {
-      this.checkUrl(policy, url);
+      this.checkUrl(policy, url, method);
       checkHop?.(url, headers, body);
       const response = await request(url, {
         method,
@@ -97,8 +97,8 @@ export class Fetcher {
   }
 
   /** Refuses the URL unless the manifest allows it and, for literal IPs, the address is public. */
-  private checkUrl(policy: EgressPolicy, url: URL): void {
-    policy.check(url);
+  private checkUrl(policy: EgressPolicy, url: URL, method: string): void {
+    policy.check(url, method);
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const port = url.port || (url.protocol === "https:" ? "443" : "80");
     const privateOk = this.options.allowPrivate.allows(host, port);

@@ -66,7 +66,7 @@ export class Invoker {
     const logs: LogLine[] = [];
     const env = await this.deps.secrets.env(fn.tenant, secretNames(fn.manifest));
     const hidden = Object.values(env);
-    const hooks = this.hooks(fn, logs, env);
+    const hooks = this.hooks(fn, logs, env, traceId);
     const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs };
     try {
@@ -94,7 +94,7 @@ export class Invoker {
     }
   }
 
-  private hooks(fn: ActiveFunction, logs: LogLine[], env: Record<string, string>): InvocationHooks {
+  private hooks(fn: ActiveFunction, logs: LogLine[], env: Record<string, string>, traceId: string): InvocationHooks {
     const { fetcher, maxSubrequests } = this.deps;
     const hidden = Object.values(env);
     const checkHop = pinCheck(fn.pins, env);
@@ -107,7 +107,7 @@ export class Invoker {
       async fetch(request: WireRequest) {
         try {
           if (++subrequests > maxSubrequests) throw new FetchDenied(new URL(request.url).host, `more than ${maxSubrequests} subrequests in one invocation`);
-          return await fetcher.fetch(fn.egress, request, checkHop);
+          return await fetcher.fetch(fn.egress, withTraceparent(request, traceId), checkHop);
         } catch (error) {
           if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: redact((error as Error).message, hidden) });
           throw error;
@@ -133,4 +133,11 @@ export function userStack(fn: ActiveFunction, stack: string | undefined): string
 
 function redactOptional(text: string | undefined, hidden: string[]): string | undefined {
   return text === undefined ? undefined : redact(text, hidden);
+}
+
+/** The run's trace continues downstream (W3C Trace Context), unless the guest set its own. */
+function withTraceparent(request: WireRequest, traceId: string): WireRequest {
+  for (let i = 0; i < request.headers.length; i += 2) if (request.headers[i] === "traceparent") return request;
+  const span = randomUUID().replaceAll("-", "").slice(0, 16);
+  return { ...request, headers: [...request.headers, "traceparent", `00-${traceId}-${span}-01`] };
 }

@@ -1,14 +1,18 @@
 // The function manifest (DESIGN.md section 2): what a function may do and how it is served.
 // Strict: an unknown key or a bad value is refused with a message that names the field.
 import { z } from "zod";
+import { isAllowRule } from "../capabilities/egress.ts";
 import { IsoboxError } from "../errors.ts";
 
 /** How secrets are named, in manifests and in the secrets API. */
 export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
-/** A host ("api.openai.com", "*.github.com", "localhost:8080", "[::1]:80") or a URL prefix ending in "*". */
-const FETCH_RULE = /^(https?:\/\/)?((\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?(\/[^\s]*)?$/i;
+/**
+ * A host ("api.openai.com", "*.github.com", "localhost:8080", "[::1]:80") or a URL prefix ending
+ * in "*", optionally led by methods ("GET,HEAD https://x.com/files/*").
+ */
+const FETCH_RULE = /^([A-Z]+(,[A-Z]+)*\s+)?(https?:\/\/)?((\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?(\/[^\s]*)?$/i;
 
-const Hosts = z.array(z.string().regex(FETCH_RULE, "expected a host name or URL prefix")).max(100);
+const Hosts = z.array(z.string().regex(FETCH_RULE, "expected a host name or URL prefix").refine(isAllowRule, "expected a host name or URL prefix")).max(100);
 
 const Limits = z.strictObject({
   memoryMb: z.number().int().min(8).max(4096).optional(),
