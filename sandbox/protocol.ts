@@ -56,6 +56,8 @@ export interface HostCalls {
   fetch: { arg: WireRequest; result: WireResponse };
   /** Completes after `arg` milliseconds: the basis of setTimeout/setInterval. */
   sleep: { arg: number; result: null };
+  /** Abandons the host call with id `arg` (an aborted fetch): the host stops its work. */
+  cancel: { arg: number; result: null };
 }
 export type HostCallName = keyof HostCalls;
 

@@ -76,6 +76,11 @@ describe("guest fetch on loopback", () => {
         res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/landed` });
         return res.end();
       }
+      if (req.url === "/hang") {
+        // Answers never; records when the client goes away.
+        req.on("close", () => hits.push("/hang closed"));
+        return;
+      }
       if (req.url === "/redirect-other") {
         res.writeHead(307, { location: `http://other.test:${otherPort}/landed` });
         return res.end();
@@ -232,5 +237,19 @@ describe("guest fetch on loopback", () => {
     const results = await json(await fetch(fn));
     assert.deepEqual(results.slice(0, 3), [200, 200, 200]);
     assert.match(results[3], /^ERR_FETCH_DENIED: ERR_FETCH_DENIED: .*more than 3 subrequests/);
+  });
+
+  test("aborting a fetch in the guest cancels the request on the host", async () => {
+    const fn = await t.deploy("aborts", `export default { async fetch() {
+      try {
+        await fetch("http://stub.test:${port}/hang", { signal: AbortSignal.timeout(200) });
+        return new Response("answered?");
+      } catch (error) {
+        return Response.json({ name: error.name });
+      }
+    } }`, { routes: { auth: "public" }, fetch: { allow: [`stub.test:${port}`] } });
+    assert.deepEqual(await json(await fetch(fn)), { name: "TimeoutError" });
+    for (let i = 0; i < 50 && !hits.includes("/hang closed"); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(hits.includes("/hang closed"), "the host closed the request");
   });
 });

@@ -14,13 +14,23 @@ export function useHostCalls(bindings: HostBindings): void {
   call = bindings.call;
 }
 
-export function hostCall<K extends HostCallName>(op: K, arg: HostCalls[K]["arg"]): Promise<HostCalls[K]["result"]> {
+/** Starts a host operation; `started` learns its id (to cancel it later). */
+export function hostCall<K extends HostCallName>(op: K, arg: HostCalls[K]["arg"], started?: (id: number) => void): Promise<HostCalls[K]["result"]> {
   const id = nextId++;
   const run = currentRun();
+  started?.(id);
   return new Promise((resolve, reject) => {
     parked.set(id, { run, resolve: resolve as (value: unknown) => void, reject });
     call!(run, id, op, arg);
   });
+}
+
+/** Tells the host to stop the work of call `id`; its outcome no longer matters. */
+export function cancelHostCall(id: number): void {
+  const entry = parked.get(id);
+  if (!entry) return;
+  parked.delete(id);
+  call!(entry.run, nextId++, "cancel", id);
 }
 
 export function complete(id: number, result: DispatchResult<unknown>): void {

@@ -7,7 +7,7 @@ import type { DispatchResult, HostBindings, LogLevel, WireError, WireRequest, Wi
 /** What the host does for one invocation; supplied by the embedder per call. */
 export interface InvocationHooks {
   log(level: LogLevel, message: string): void;
-  fetch(request: WireRequest): Promise<WireResponse>;
+  fetch(request: WireRequest, signal: AbortSignal): Promise<WireResponse>;
 }
 
 /** How the bindings reach the rest of the sandbox. */
@@ -18,6 +18,8 @@ export interface BindingTarget {
   complete(id: number, result: DispatchResult<unknown>): void;
   /** Starts a timer owned by the isolate (cleared when it is disposed). */
   timer(ms: number, done: () => void): void;
+  /** Host work in progress, by call id, that the guest may cancel (aborted at dispose too). */
+  cancellers: Map<number, AbortController>;
 }
 
 const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
@@ -120,7 +122,13 @@ function startCall(target: BindingTarget, run: string, id: number, op: unknown, 
   if (op === "fetch") {
     const hooks = target.hooks(run);
     if (!hooks) return void answer(Promise.reject(new TypeError("ERR_FETCH_DENIED: fetch outside of a running invocation")));
-    return void answer(Promise.resolve().then(() => hooks.fetch(checkWireRequest(arg))));
+    const controller = new AbortController();
+    target.cancellers.set(id, controller);
+    return void answer(Promise.resolve().then(() => hooks.fetch(checkWireRequest(arg), controller.signal)).finally(() => target.cancellers.delete(id)));
+  }
+  if (op === "cancel") {
+    if (typeof arg === "number") target.cancellers.get(arg)?.abort();
+    return;
   }
   answer(Promise.reject(new TypeError(`Unknown host call ${typeof op === "string" ? op.slice(0, 40) : typeof op}`)));
 }

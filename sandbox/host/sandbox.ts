@@ -41,6 +41,7 @@ export class Sandbox {
   private context!: ivm.Context;
   private runtime!: RuntimeRefs;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly cancellers = new Map<number, AbortController>();
   /**
    * Rejects when the isolate is disposed. isolated-vm leaves a call that awaits a guest promise
    * pending for ever when the isolate goes away, so every call races this.
@@ -81,6 +82,7 @@ export class Sandbox {
       hooks: (run) => this.inflight.get(run)?.hooks,
       complete: (id, result) => this.complete(id, result),
       timer: (ms, done) => this.timer(ms, done),
+      cancellers: this.cancellers,
     });
     await global.set(BOOT_BINDINGS_GLOBAL, bindings, { copy: true });
     const script = await this.isolate.compileScript(source, {
@@ -197,6 +199,8 @@ export class Sandbox {
   dispose(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const controller of this.cancellers.values()) controller.abort();
+    this.cancellers.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
     this.markGone(new Error("Isolate was disposed"));
   }

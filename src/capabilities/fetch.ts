@@ -62,7 +62,8 @@ export class Fetcher {
    * Sends the guest's request. `checkHop` sees every hop (URL, headers, body) before it is sent,
    * for checks beyond the address policy (secrets pinned to hosts).
    */
-  async fetch(policy: EgressPolicy, wire: WireRequest, checkHop?: (url: URL, headers: string[], body: ArrayBuffer | null) => void): Promise<WireResponse> {
+  async fetch(policy: EgressPolicy, wire: WireRequest, options: { checkHop?: (url: URL, headers: string[], body: ArrayBuffer | null) => void; signal?: AbortSignal } = {}): Promise<WireResponse> {
+    const { checkHop, signal } = options;
     let url = parseUrl(wire.url);
     let method = wire.method.toUpperCase();
     let body = wire.body;
@@ -75,6 +76,7 @@ export class Fetcher {
         headers,
         body: body === null ? undefined : Buffer.from(body),
         dispatcher: this.agent,
+        signal,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       }).catch((error: unknown) => { throw asFetchError(url, error); });

@@ -104,10 +104,10 @@ export class Invoker {
         // Postgres text cannot hold NUL.
         if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: redact(message, hidden).replaceAll("\0", "\uFFFD") });
       },
-      async fetch(request: WireRequest) {
+      async fetch(request: WireRequest, signal: AbortSignal) {
         try {
           if (++subrequests > maxSubrequests) throw new FetchDenied(new URL(request.url).host, `more than ${maxSubrequests} subrequests in one invocation`);
-          return await fetcher.fetch(fn.egress, withTraceparent(request, traceId), checkHop);
+          return await fetcher.fetch(fn.egress, withTraceparent(request, traceId), { checkHop, signal });
         } catch (error) {
           if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: redact((error as Error).message, hidden) });
           throw error;

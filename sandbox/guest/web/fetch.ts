@@ -1,7 +1,7 @@
 // The global fetch: builds a Request, reads its body, and asks the host (which applies the egress
 // policy and does the network I/O). An abort rejects at once with the signal's reason; the host
 // operation still runs to its end, and its result is dropped.
-import { hostCall } from "../host-call.ts";
+import { cancelHostCall, hostCall } from "../host-call.ts";
 import { toResponse } from "../wire.ts";
 import { onAbort } from "./abort.ts";
 import { bodyBytes } from "./body.ts";
@@ -33,8 +33,12 @@ export async function fetch(input: Request | string | { toString(): string }, in
   };
 
   const answer = await new Promise<Awaited<ReturnType<typeof hostCall<"fetch">>>>((resolve, reject) => {
-    const undo = onAbort(signal, () => reject(signal.reason));
-    hostCall("fetch", wire).then(
+    let id = 0;
+    const undo = onAbort(signal, () => {
+      cancelHostCall(id);
+      reject(signal.reason);
+    });
+    hostCall("fetch", wire, (started) => { id = started; }).then(
       (result) => {
         undo();
         resolve(result);
