@@ -71,3 +71,10 @@ export function requireTenant(c: Context, tenant: string): void {
   if (principal.kind === "admin" || principal.tenant === tenant) return;
   throw new IsoboxError("ERR_FORBIDDEN", `This key does not belong to tenant ${tenant}`);
 }
+
+/** The route's :tenant, once the caller is known to reach it. */
+export function scopedTenant(c: Context): string {
+  const tenant = c.req.param("tenant") ?? "";
+  requireTenant(c, tenant);
+  return tenant;
+}

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { deployFunction, rollbackFunction } from "../functions/deploy.ts";
 import { deleteFunction, getFunction, getVersion, listFunctions, listVersions } from "../functions/store.ts";
-import { requireTenant } from "./auth.ts";
+import { scopedTenant } from "./auth.ts";
 import { baseUrl, readJson } from "./json.ts";
 import { DeployFunction, Rollback } from "./schemas.ts";
 import type { Services } from "./services.ts";
@@ -12,21 +12,16 @@ export function functionRoutes(services: Services): Hono {
   const { db, registry, limiter } = services;
   const app = new Hono();
   const url = (c: Context, tenant: string, name: string) => `${baseUrl(c)}/fn/${tenant}/${name}`;
-  const scope = (c: Context) => {
-    const tenant = c.req.param("tenant")!;
-    requireTenant(c, tenant);
-    return tenant;
-  };
 
   app.put("/:name", async (c) => {
-    const tenant = scope(c);
+    const tenant = scopedTenant(c);
     const body = await readJson(c, DeployFunction);
     const deployed = await deployFunction(db, registry, limiter, tenant, c.req.param("name"), body);
     return c.json({ ...deployed, url: url(c, tenant, deployed.name) }, 201);
   });
 
   app.get("/", async (c) => {
-    const tenant = scope(c);
+    const tenant = scopedTenant(c);
     const rows = await listFunctions(db.orm, tenant);
     return c.json({
       functions: rows.map((fn) => ({ name: fn.name, version: fn.activeVersion, latestVersion: fn.latestVersion, url: url(c, tenant, fn.name), createdAt: fn.createdAt, updatedAt: fn.updatedAt })),
@@ -34,7 +29,7 @@ export function functionRoutes(services: Services): Hono {
   });
 
   app.get("/:name", async (c) => {
-    const tenant = scope(c);
+    const tenant = scopedTenant(c);
     const name = c.req.param("name");
     const fn = await getFunction(db.orm, tenant, name);
     const active = fn && (await getVersion(db.orm, tenant, name, fn.activeVersion));
@@ -54,21 +49,21 @@ export function functionRoutes(services: Services): Hono {
   });
 
   app.get("/:name/versions", async (c) => {
-    const tenant = scope(c);
+    const tenant = scopedTenant(c);
     const versions = await listVersions(db.orm, tenant, c.req.param("name"));
     if (versions.length === 0) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${c.req.param("name")}`);
     return c.json({ versions });
   });
 
   app.post("/:name/rollback", async (c) => {
-    const tenant = scope(c);
+    const tenant = scopedTenant(c);
     const { version } = await readJson(c, Rollback);
     const done = await rollbackFunction(db, registry, tenant, c.req.param("name"), version);
     return c.json({ ...done, url: url(c, tenant, done.name) });
   });
 
   app.delete("/:name", async (c) => {
-    const tenant = scope(c);
+    const tenant = scopedTenant(c);
     const name = c.req.param("name");
     if (!(await deleteFunction(db.orm, tenant, name))) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
     await registry.changed(tenant, name);

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { getRun, listRuns } from "../telemetry/runs-store.ts";
-import { requireTenant } from "./auth.ts";
+import { scopedTenant } from "./auth.ts";
 import { fromZod } from "./errors.ts";
 import { RunsQuery } from "./schemas.ts";
 import type { Services } from "./services.ts";
@@ -12,8 +12,7 @@ export function runRoutes(services: Services): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => {
-    const tenant = c.req.param("tenant")!;
-    requireTenant(c, tenant);
+    const tenant = scopedTenant(c);
     const query = RunsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
     const page = await listRuns(db, tenant, query.data);
@@ -22,8 +21,7 @@ export function runRoutes(services: Services): Hono {
   });
 
   app.get("/:id", async (c) => {
-    const tenant = c.req.param("tenant")!;
-    requireTenant(c, tenant);
+    const tenant = scopedTenant(c);
     const run = await getRun(db, tenant, c.req.param("id"));
     if (!run) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} has no run ${c.req.param("id")}`);
     return c.json(run);

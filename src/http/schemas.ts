@@ -22,6 +22,8 @@ export const DeployFunction = z.strictObject({
   sourceMap: z.string().optional(),
 });
 
+export const SetSecret = z.strictObject({ value: z.string() });
+
 export const Rollback = z.strictObject({ version: z.number().int().min(1) });
 
 export const RunsQuery = z.strictObject({

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { checkName } from "../functions/deploy.ts";
 import { createTenant, getTenant, issueKey, listKeys, listTenants, revokeKey, setQuotas } from "../tenancy/tenants.ts";
-import { requireAdmin, requireTenant } from "./auth.ts";
+import { requireAdmin, scopedTenant } from "./auth.ts";
 import { readJson } from "./json.ts";
 import { CreateTenant, UpdateTenant } from "./schemas.ts";
 import type { Services } from "./services.ts";
@@ -25,8 +25,7 @@ export function tenantRoutes(services: Services): Hono {
   });
 
   app.get("/:tenant", async (c) => {
-    const name = c.req.param("tenant");
-    requireTenant(c, name);
+    const name = scopedTenant(c);
     const tenant = await getTenant(db, name);
     if (!tenant) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${name} does not exist`);
     return c.json(tenant);
@@ -42,21 +41,18 @@ export function tenantRoutes(services: Services): Hono {
   });
 
   app.post("/:tenant/keys", async (c) => {
-    const name = c.req.param("tenant");
-    requireTenant(c, name);
+    const name = scopedTenant(c);
     if (!(await getTenant(db, name))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${name} does not exist`);
     return c.json(await issueKey(db, name), 201);
   });
 
   app.get("/:tenant/keys", async (c) => {
-    const name = c.req.param("tenant");
-    requireTenant(c, name);
+    const name = scopedTenant(c);
     return c.json({ keys: await listKeys(db, name) });
   });
 
   app.delete("/:tenant/keys/:id", async (c) => {
-    const name = c.req.param("tenant");
-    requireTenant(c, name);
+    const name = scopedTenant(c);
     if (!(await revokeKey(db, name, c.req.param("id")))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${name} has no key ${c.req.param("id")}`);
     services.auth.forgetKeys();
     return c.json({ id: c.req.param("id"), revoked: true });
