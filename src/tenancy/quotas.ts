@@ -90,6 +90,8 @@ export class TenantLimiter {
     if (s && now - s.loaded < QUOTA_TTL_MS) return s;
     const [row] = await this.db.select({ quotas: tenants.quotas }).from(tenants).where(eq(tenants.name, tenant));
     const quotas = { ...this.defaults, ...(row?.quotas as Quotas | undefined) };
+    // Concurrent first requests all loaded: they must share one state, or each is admitted alone.
+    s = this.state.get(tenant);
     if (!s) {
       s = { quotas, loaded: now, tokens: Math.max(1, (quotas.requestsPerSecond ?? 0) * this.share), refilled: now, inflight: 0, cpuWindowStart: now, cpuMs: 0 };
       this.state.set(tenant, s);
