@@ -554,7 +554,8 @@ describe("data the runtime builds for the host, bent by user code", () => {
     const fine = await call(url + "/fine");
     assert.equal(outcome(fine), "200");
     assert.equal(fine.text, "body");
-    for (const path of ["/status", "/status-text", "/sparse-headers", "/object-headers", "/crlf-headers"]) {
+    // The sparse array last: its 2^32-2 length can leave the isolate short of memory afterwards.
+    for (const path of ["/status", "/status-text", "/object-headers", "/crlf-headers", "/sparse-headers"]) {
       const answer = await call(url + path);
       assert.equal(outcome(answer), "500 ERR_FUNCTION_THREW", `${path}: ${answer.text}`);
       assert.ok(answer.ms < 3000, `${path} took ${answer.ms} ms`);

@@ -42,6 +42,8 @@ export class Sandbox {
   private runtime!: RuntimeRefs;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly cancellers = new Map<number, AbortController>();
+  /** True once the host disposed the isolate (a limit, eviction, close) rather than isolated-vm. */
+  private disposedByHost = false;
   /**
    * Rejects when the isolate is disposed. isolated-vm leaves a call that awaits a guest promise
    * pending for ever when the isolate goes away, so every call races this.
@@ -201,7 +203,10 @@ export class Sandbox {
     this.timers.clear();
     for (const controller of this.cancellers.values()) controller.abort();
     this.cancellers.clear();
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    if (!this.isolate.isDisposed) {
+      this.disposedByHost = true;
+      this.isolate.dispose();
+    }
     this.markGone(new Error("Isolate was disposed"));
   }
 
@@ -238,11 +243,13 @@ export class Sandbox {
   /** Maps an isolated-vm failure to the limit that caused it. */
   private translate(error: unknown, fallback: "ERR_FUNCTION_THREW" | "ERR_ISOLATE_DISPOSED"): SandboxError {
     if (error instanceof SandboxError) return error;
-    // isolated-vm disposes an isolate over its memory limit itself: release what waits on it.
+    // isolated-vm disposes an isolate by itself only over its memory limit (the message says so
+    // only on the call that was running then); release whatever else waits on it.
+    const overMemory = this.isolate.isDisposed && !this.disposedByHost;
     if (this.isolate.isDisposed) this.dispose();
     const message = error instanceof Error ? error.message : typeof error === "string" ? error.slice(0, 10_000) : `a ${typeof error} was thrown`;
     if (this.killedFor) return new SandboxError(this.killedFor, message);
-    if (this.isolate.isDisposed && /memory limit/i.test(message)) {
+    if (overMemory) {
       this.killedFor = "ERR_MEMORY_LIMIT";
       return new SandboxError("ERR_MEMORY_LIMIT", message);
     }
