@@ -52,7 +52,13 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const registry = new FunctionRegistry(db, defaults);
   await registry.start();
   const pool = new IsolatePool({ maxIsolates: config.maxIsolates, spares: config.spareIsolates, spareMemoryMb: config.defaultMemoryMb });
-  registry.onChange((tenant, name) => pool.evict(`${tenant}/${name}@`));
+  // A deploy, rollback or delete on any node: old versions' isolates go, the serving one stays.
+  registry.onChange((tenant, name) => {
+    void registry.get(tenant, name).then(
+      (fn) => pool.retire(`${tenant}/${name}@`, fn?.image.key),
+      () => pool.retire(`${tenant}/${name}@`),
+    );
+  });
   void pool.warmUp();
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db);

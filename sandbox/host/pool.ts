@@ -90,13 +90,17 @@ export class IsolatePool {
     }
   }
 
-  /** Disposes the isolates of every version whose key starts with `prefix` (a deleted function). */
-  evict(prefix: string): void {
-    for (const [key, warm] of this.warm) {
-      if (key.startsWith(prefix)) {
-        this.warm.delete(key);
-        warm.sandbox.dispose();
-      }
+  /**
+   * Retires the isolates of every version whose key starts with `prefix`, except `keep` (the
+   * version that serves now): no new invocation reaches them, and each is disposed once the
+   * invocations in flight in it can have finished (its wall-clock limit), never under them.
+   */
+  retire(prefix: string, keep?: string): void {
+    for (const [key, { sandbox, limits }] of this.warm) {
+      if (!key.startsWith(prefix) || key === keep) continue;
+      this.warm.delete(key);
+      if (sandbox.inflight.size === 0) sandbox.dispose();
+      else setTimeout(() => sandbox.dispose(), limits.wallMs).unref();
     }
   }
 
