@@ -62,8 +62,6 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   void pool.warmUp();
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db);
-  const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate, maxSubrequests: config.maxSubrequests });
-  const auth = new Authenticator(db, adminToken.value);
   const limiter = new TenantLimiter(db.orm, {
     functions: config.quotaFunctions,
     memoryMb: config.quotaMemoryMb,
@@ -71,6 +69,8 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     requestsPerSecond: config.quotaRequestsPerSecond,
     cpuMsPerMinute: config.quotaCpuMsPerMinute,
   }, config.quotaProcesses ?? 1);
+  const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate, maxSubrequests: config.maxSubrequests, limiter });
+  const auth = new Authenticator(db, adminToken.value);
 
   let ready = true;
   let inflight = 0;

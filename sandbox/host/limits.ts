@@ -18,6 +18,8 @@ export class SandboxError extends Error {
   readonly code: SandboxErrorCode;
   /** The guest's own stack, when the guest threw. */
   readonly guestStack?: string;
+  /** CPU charged to the failed invocation (set by the pool). */
+  cpuMs = 0;
   constructor(code: SandboxErrorCode, message: string, guestStack?: string) {
     super(message);
     this.name = "SandboxError";

@@ -83,6 +83,8 @@ export class IsolatePool {
     } catch (error) {
       clearTimeout(timer);
       const failure = this.failure(sandbox, limits, error);
+      // A CPU-limit kill used the whole limit, whatever the last sample saw.
+      failure.cpuMs = failure.code === "ERR_CPU_LIMIT" ? Math.max(limits.cpuMs, this.chargedMs(sandbox, info.runId)) : this.chargedMs(sandbox, info.runId);
       if (failure.code === "ERR_WALL_TIMEOUT") sandbox.abandon(info.runId);
       else sandbox.inflight.delete(info.runId);
       if (sandbox.disposed) this.forget(image.key, sandbox);

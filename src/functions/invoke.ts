@@ -11,8 +11,8 @@ import { FetchDenied } from "../capabilities/egress.ts";
 import { pinCheck } from "../capabilities/secret-pins.ts";
 import { IsoboxError, type ErrorCode } from "../errors.ts";
 import type { LogLine, RunRecord, RunRecorder } from "../telemetry/recorder.ts";
-import { secretNames } from "./manifest.ts";
 import type { ActiveFunction } from "./registry.ts";
+import type { TenantLimiter } from "../tenancy/quotas.ts";
 
 const MAX_LOG_LINES = 1000;
 
@@ -23,6 +23,8 @@ export interface InvokerDeps {
   secrets: SecretStore;
   /** Outbound fetches one invocation may make. */
   maxSubrequests: number;
+  /** Where the tenant's CPU time is counted (the cpuMsPerMinute quota). */
+  limiter: Pick<TenantLimiter, "chargeCpu">;
   /** Fraction of successful HTTP runs recorded. */
   httpSampleRate: number;
 }
@@ -64,14 +66,15 @@ export class Invoker {
     const startedAt = new Date();
     const started = performance.now();
     const logs: LogLine[] = [];
-    const env = await this.deps.secrets.env(fn.tenant, secretNames(fn.manifest));
+    const env = await this.deps.secrets.env(fn.tenant, fn.secretNames);
     const hidden = Object.values(env);
-    const hooks = this.hooks(fn, logs, env, traceId);
+    const hooks = this.hooks(fn, logs, env, hidden, traceId);
     const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs };
     try {
       const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks);
       const durationMs = performance.now() - started;
+      this.deps.limiter.chargeCpu(fn.tenant, result.cpuMs);
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
       const recorded = result.settled.then(() => {
         if (trigger !== "http" || Math.random() < this.deps.httpSampleRate) {
@@ -83,33 +86,33 @@ export class Invoker {
       return { value: result.value as T, runId, cpuMs: result.cpuMs };
     } catch (error) {
       const failure = this.toIsoboxError(error, runId, hidden);
+      const cpuMs = error instanceof SandboxError ? error.cpuMs : 0;
+      this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
       this.deps.recorder.record({
         ...run,
         status: "failed",
         durationMs: performance.now() - started,
-        cpuMs: 0,
-        error: { code: failure.code, message: failure.message, stack: error instanceof SandboxError ? redactOptional(userStack(fn, error.guestStack), hidden) : undefined },
+        cpuMs,
+        error: { code: failure.code, message: failure.message, stack: error instanceof SandboxError ? storable(userStack(fn, error.guestStack), hidden) : undefined },
       });
       throw failure;
     }
   }
 
-  private hooks(fn: ActiveFunction, logs: LogLine[], env: Record<string, string>, traceId: string): InvocationHooks {
+  private hooks(fn: ActiveFunction, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string): InvocationHooks {
     const { fetcher, maxSubrequests } = this.deps;
-    const hidden = Object.values(env);
     const checkHop = pinCheck(fn.pins, env);
     let subrequests = 0;
     return {
       log(level: LogLevel, message: string) {
-        // Postgres text cannot hold NUL.
-        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: redact(message, hidden).replaceAll("\0", "\uFFFD") });
+        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: storable(message, hidden) });
       },
       async fetch(request: WireRequest, signal: AbortSignal) {
         try {
           if (++subrequests > maxSubrequests) throw new FetchDenied(new URL(request.url).host, `more than ${maxSubrequests} subrequests in one invocation`);
           return await fetcher.fetch(fn.egress, withTraceparent(request, traceId), { checkHop, signal });
         } catch (error) {
-          if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: redact((error as Error).message, hidden) });
+          if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: storable((error as Error).message, hidden) });
           throw error;
         }
       },
@@ -119,7 +122,7 @@ export class Invoker {
   private toIsoboxError(error: unknown, runId: string, hidden: string[]): IsoboxError {
     if (!(error instanceof SandboxError)) return new IsoboxError("ERR_INTERNAL", "The function could not be run", { cause: error, details: { runId } });
     const code = SANDBOX_CODES[error.code] ?? "ERR_INTERNAL";
-    return new IsoboxError(code, redact(error.message, hidden).replaceAll("\0", "\uFFFD"), { details: { runId } });
+    return new IsoboxError(code, storable(error.message, hidden), { details: { runId } });
   }
 }
 
@@ -131,8 +134,9 @@ export function userStack(fn: ActiveFunction, stack: string | undefined): string
   return own.join("\n");
 }
 
-function redactOptional(text: string | undefined, hidden: string[]): string | undefined {
-  return text === undefined ? undefined : redact(text, hidden);
+/** Guest text as it may be stored and shown: secrets replaced, NUL (which Postgres text cannot hold) too. */
+function storable<T extends string | undefined>(text: T, hidden: string[]): T {
+  return (text === undefined ? text : redact(text, hidden).replaceAll("\0", "\uFFFD")) as T;
 }
 
 /** The run's trace continues downstream (W3C Trace Context), unless the guest set its own. */

@@ -4,7 +4,7 @@ import type { FunctionImage } from "../../sandbox/host/pool.ts";
 import { EgressPolicy } from "../capabilities/egress.ts";
 import { secretPins, type SecretPin } from "../capabilities/secret-pins.ts";
 import type { Db } from "../db/connect.ts";
-import type { Manifest, ResolvedLimits } from "./manifest.ts";
+import { secretNames, type Manifest, type ResolvedLimits } from "./manifest.ts";
 import { getFunction, getVersion } from "./store.ts";
 
 export const FUNCTIONS_CHANNEL = "isobox_functions";
@@ -17,6 +17,8 @@ export interface ActiveFunction {
   limits: ResolvedLimits;
   auth: "key" | "public";
   egress: EgressPolicy;
+  /** The secrets the manifest grants, by name. */
+  secretNames: string[];
   pins: SecretPin[];
   image: FunctionImage;
 }
@@ -104,6 +106,7 @@ export class FunctionRegistry {
       limits,
       auth: manifest.routes?.auth ?? "key",
       egress: new EgressPolicy(manifest.fetch?.allow ?? []),
+      secretNames: secretNames(manifest),
       pins: secretPins(manifest),
       image: { key: imageKey(tenant, name, version), code, filename: `file:///${tenant}/${name}.js`, limits },
     };

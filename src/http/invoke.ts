@@ -23,18 +23,12 @@ async function invoke(services: Services, c: Context): Promise<Response> {
   if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
   if (fn.auth === "key") await authorize(services, c, tenant);
   await services.limiter.enter(tenant);
-  let cpuMs = 0;
   try {
     const request = await toWire(c, tenant, name);
-    const result = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
-    cpuMs = result.cpuMs;
-    return fromWire(result.value);
-  } catch (error) {
-    // A CPU-limit kill used (at least) the whole limit.
-    if (error instanceof IsoboxError && error.code === "ERR_CPU_LIMIT") cpuMs = fn.limits.cpuMs;
-    throw error;
+    const { value } = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
+    return fromWire(value);
   } finally {
-    services.limiter.leave(tenant, cpuMs);
+    services.limiter.leave(tenant);
   }
 }
 

@@ -66,11 +66,15 @@ export class TenantLimiter {
     s.inflight++;
   }
 
-  leave(tenant: string, cpuMs: number): void {
+  leave(tenant: string): void {
     const s = this.state.get(tenant);
-    if (!s) return;
-    s.inflight = Math.max(0, s.inflight - 1);
-    s.cpuMs += cpuMs;
+    if (s) s.inflight = Math.max(0, s.inflight - 1);
+  }
+
+  /** Counts CPU the tenant's code used, whatever triggered it, against cpuMsPerMinute. */
+  chargeCpu(tenant: string, cpuMs: number): void {
+    const s = this.state.get(tenant);
+    if (s) s.cpuMs += cpuMs;
   }
 
   /** Reads the tenant's quotas again on next use (after a change on this node). */
