@@ -55,6 +55,23 @@ describe("tenant quotas", () => {
     assert.match((await json(res)).error.message, /30 CPU ms for this minute/);
   });
 
+  test("a CPU-limit kill counts its whole limit against the tenant, and its run records it", async () => {
+    const { name } = await t.tenant();
+    await t.api("PATCH", `/api/tenants/${name}`, { quotas: { cpuMsPerMinute: 40 } });
+    const url = await t.deploy("spin", `export default { fetch() { while (true) {} } }`, { routes: { auth: "public" }, limits: { cpuMs: 50 } }, name);
+    const killed = await fetch(url);
+    assert.equal(killed.status, 503);
+    assert.equal((await json(killed)).error.code, "ERR_CPU_LIMIT");
+    assert.equal((await fetch(url)).status, 429, "the 50 ms kill used up the 40 ms budget");
+    let runs: { cpuMs: number }[] = [];
+    for (let i = 0; i < 50 && runs.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      runs = (await t.api("GET", `/api/tenants/${name}/runs?status=failed`)).body.runs;
+    }
+    assert.equal(runs.length, 1);
+    assert.ok(runs[0].cpuMs >= 50, `recorded cpuMs ${runs[0].cpuMs}`);
+  });
+
   test("the functions and memory quotas refuse a deploy with 403 ERR_QUOTA_EXCEEDED", async () => {
     const { name } = await t.tenant();
     await t.api("PATCH", `/api/tenants/${name}`, { quotas: { functions: 1, memoryMb: 64 } });
