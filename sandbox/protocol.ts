@@ -29,6 +29,8 @@ export interface WireError {
   message: string;
   stack?: string;
   code?: string;
+  /** A RetryAfterError's wait before the next attempt. */
+  retryAfterMs?: number;
 }
 
 export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
@@ -48,6 +50,26 @@ export interface InvocationInfo {
   tenant: string;
   function: string;
   env: Record<string, string>;
+  /** Set when the invocation is an attempt of a job: step.run and step.sleep are durable then. */
+  job?: { id: string; attempt: number };
+}
+
+/** A step's outcome as the guest reports it; values travel as JSON text. */
+export interface StepEnd {
+  name: string;
+  ok: boolean;
+  /** JSON text of the result (when ok). */
+  value?: string;
+  error?: { name: string; message: string };
+  startedAt: number;
+  durationMs: number;
+}
+
+export interface EnqueueOptions {
+  key?: string;
+  delayMs?: number;
+  maxAttempts?: number;
+  priority?: number;
 }
 
 /** Operations the guest asks of the host asynchronously (see HostBindings.call). */
@@ -58,7 +80,19 @@ export interface HostCalls {
   sleep: { arg: number; result: null };
   /** Abandons the host call with id `arg` (an aborted fetch): the host stops its work. */
   cancel: { arg: number; result: null };
+  /** ctx.enqueue: a job of the calling function; the payload is JSON text. */
+  enqueue: { arg: { payload: string; options: EnqueueOptions }; result: { id: string; status: string } };
+  /** ctx.jobs.get: a job of the calling function, or null. */
+  getJob: { arg: string; result: unknown };
+  /** Before a step runs: its stored result when an earlier attempt finished it. */
+  stepBegin: { arg: string; result: { done: false } | { done: true; value: string | null } };
+  /** After a step ran: stores its outcome (resolves once it is durable). */
+  stepEnd: { arg: StepEnd; result: null };
+  /** ctx.step.sleep: stores the wake-up and ends the attempt; never answered. */
+  stepSleep: { arg: { name: string; ms: number }; result: null };
 }
+/** The calls the embedder serves (the sandbox itself serves fetch, sleep and cancel). */
+export type ServiceCallName = "enqueue" | "getJob" | "stepBegin" | "stepEnd" | "stepSleep";
 export type HostCallName = keyof HostCalls;
 
 /**

@@ -1,4 +1,5 @@
 // The database tables. drizzle-kit generates schema/migrations from this file.
+import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
@@ -46,7 +47,7 @@ export const runs = pgTable("runs", {
   function: text("function").notNull(),
   version: integer("version").notNull(),
   trigger: text("trigger").$type<"http" | "job" | "cron" | "webhook">().notNull(),
-  status: text("status").$type<"succeeded" | "failed">().notNull(),
+  status: text("status").$type<"succeeded" | "failed" | "suspended">().notNull(),
   startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
   durationMs: real("duration_ms").notNull(),
   cpuMs: real("cpu_ms").notNull(),
@@ -54,9 +55,13 @@ export const runs = pgTable("runs", {
   error: jsonb("error").$type<{ code: string; message: string; stack?: string }>(),
   traceId: text("trace_id").notNull(),
   logCount: integer("log_count").notNull().default(0),
+  /** The job and attempt, for job, cron and webhook runs. */
+  jobId: text("job_id"),
+  attempt: integer("attempt"),
 }, (t) => [
   index("runs_tenant_started").on(t.tenant, t.startedAt.desc(), t.id.desc()),
   index("runs_tenant_function_started").on(t.tenant, t.function, t.startedAt.desc()),
+  index("runs_job").on(t.jobId).where(sql`job_id is not null`),
 ]);
 
 export const runLogs = pgTable("run_logs", {
@@ -75,3 +80,57 @@ export const secrets = pgTable("secrets", {
   ciphertext: text("ciphertext").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.tenant, t.name] })]);
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/**
+ * Background work (DESIGN.md section 6): one row per job; an attempt holds a lease (`locked_by`,
+ * `locked_until`) renewed by heartbeat. All SQL about jobs is in src/jobs/queue.ts.
+ */
+export const jobs = pgTable("jobs", {
+  id: text("id").primaryKey(),
+  tenant: text("tenant").notNull(),
+  function: text("function").notNull(),
+  /** The version that ran the latest attempt (the active one when it started). */
+  version: integer("version"),
+  trigger: text("trigger").$type<"job" | "cron" | "webhook">().notNull().default("job"),
+  payload: jsonb("payload"),
+  status: text("status").$type<JobStatus>().notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  maxAttempts: integer("max_attempts").notNull(),
+  runAt: timestamp("run_at", { withTimezone: true }).notNull().defaultNow(),
+  priority: integer("priority").notNull().default(0),
+  /** Idempotency key, unique per (tenant, function). */
+  key: text("key"),
+  /** The function's jobs.concurrency when enqueued; null is unbounded. */
+  concurrency: integer("concurrency"),
+  lockedBy: text("locked_by"),
+  lockedUntil: timestamp("locked_until", { withTimezone: true }),
+  result: jsonb("result"),
+  error: jsonb("error").$type<{ code: string; message: string; stack?: string }>(),
+  notify: text("notify"),
+  notifiedAt: timestamp("notified_at", { withTimezone: true }),
+  traceId: text("trace_id").notNull(),
+  createdAt: createdAt(),
+  startedAt: timestamp("started_at", { withTimezone: true }),
+  finishedAt: timestamp("finished_at", { withTimezone: true }),
+}, (t) => [
+  uniqueIndex("jobs_key").on(t.tenant, t.function, t.key),
+  index("jobs_due").on(t.runAt, t.priority).where(sql`status = 'queued'`),
+  index("jobs_running").on(t.tenant, t.function).where(sql`status = 'running'`),
+  index("jobs_tenant_created").on(t.tenant, t.createdAt.desc(), t.id.desc()),
+  index("jobs_finished").on(t.finishedAt).where(sql`finished_at is not null`),
+]);
+
+/** Durable step results: a later attempt of the job returns them instead of running the step. */
+export const jobSteps = pgTable("job_steps", {
+  jobId: text("job_id").notNull().references(() => jobs.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  kind: text("kind").$type<"run" | "sleep">().notNull(),
+  status: text("status").$type<"succeeded" | "failed">().notNull(),
+  result: jsonb("result"),
+  error: jsonb("error").$type<{ name: string; message: string }>(),
+  attempt: integer("attempt").notNull(),
+  startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+  durationMs: real("duration_ms").notNull(),
+}, (t) => [primaryKey({ columns: [t.jobId, t.name] })]);

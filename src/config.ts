@@ -40,6 +40,18 @@ export const ConfigSchema = z.object({
   quotaConcurrency: int(0).optional(),
   quotaRequestsPerSecond: z.coerce.number().min(0).optional(),
   quotaCpuMsPerMinute: int(0).optional(),
+  /** Whether this process runs jobs (a node may only serve HTTP and enqueue). */
+  jobRunner: z.union([z.boolean(), z.stringbool()]).default(true),
+  /** Job attempts one process runs at once. */
+  jobConcurrency: int(1).default(50),
+  /** How long a claimed job is held without a heartbeat before another node may take it. */
+  jobLeaseMs: int(1000).default(30_000),
+  /** How often an idle runner looks for due jobs when no NOTIFY came (delayed jobs, lost notifications). */
+  jobPollMs: int(10).default(1000),
+  /** Finished jobs are deleted this long after they finished. */
+  jobRetentionHours: z.coerce.number().min(0).default(168),
+  /** CPU time of one job attempt, when the manifest's cpuMs is lower (cpuMs is sized for HTTP). */
+  jobCpuMs: int(1).default(30_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -69,6 +81,12 @@ const ENV: Record<keyof Config, string> = {
   quotaConcurrency: "ISOBOX_QUOTA_CONCURRENCY",
   quotaRequestsPerSecond: "ISOBOX_QUOTA_REQUESTS_PER_SECOND",
   quotaCpuMsPerMinute: "ISOBOX_QUOTA_CPU_MS_PER_MINUTE",
+  jobRunner: "ISOBOX_JOB_RUNNER",
+  jobConcurrency: "ISOBOX_JOB_CONCURRENCY",
+  jobLeaseMs: "ISOBOX_JOB_LEASE_MS",
+  jobPollMs: "ISOBOX_JOB_POLL_MS",
+  jobRetentionHours: "ISOBOX_JOB_RETENTION_HOURS",
+  jobCpuMs: "ISOBOX_JOB_CPU_MS",
 };
 
 /** The environment's settings, overridden by `overrides`; a bad value is an error naming the variable. */

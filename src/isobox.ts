@@ -13,6 +13,9 @@ import { FunctionRegistry } from "./functions/registry.ts";
 import { createApp } from "./http/app.ts";
 import { Authenticator } from "./http/auth.ts";
 import { RunRecorder } from "./telemetry/recorder.ts";
+import { guestServices } from "./jobs/guest-services.ts";
+import { Notifier } from "./jobs/notify.ts";
+import { JobRunner } from "./jobs/runner.ts";
 import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
 import { ensureDefaultTenant } from "./tenancy/tenants.ts";
 import { TenantLimiter } from "./tenancy/quotas.ts";
@@ -32,7 +35,7 @@ export interface Isobox {
   readonly db: Db;
   /** The admin token, and whether this start generated it. */
   readonly adminToken: DataDirSecret;
-  /** Waits for in-flight requests (up to drainMs), flushes runs, closes the pool and the database. */
+  /** Waits for in-flight requests and job attempts (up to drainMs), returns unfinished jobs to the queue, flushes runs, closes the pool and the database. */
   close(): Promise<void>;
 }
 
@@ -69,13 +72,27 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     requestsPerSecond: config.quotaRequestsPerSecond,
     cpuMsPerMinute: config.quotaCpuMsPerMinute,
   }, config.quotaProcesses ?? 1);
-  const invoker = new Invoker({ pool, fetcher, recorder, secrets, httpSampleRate: config.httpRunSampleRate, maxSubrequests: config.maxSubrequests, limiter });
+  const invoker = new Invoker({
+    pool, fetcher, recorder, secrets, limiter,
+    httpSampleRate: config.httpRunSampleRate,
+    maxSubrequests: config.maxSubrequests,
+    services: (fn, traceId) => guestServices(db, fn, traceId),
+  });
   const auth = new Authenticator(db, adminToken.value);
+  const notifier = new Notifier(db, fetcher, secrets);
+  const runner = config.jobRunner ? new JobRunner({ db, registry, invoker, notifier }, {
+    concurrency: config.jobConcurrency,
+    leaseMs: config.jobLeaseMs,
+    pollMs: config.jobPollMs,
+    retentionHours: config.jobRetentionHours,
+    jobCpuMs: config.jobCpuMs,
+  }) : undefined;
+  await runner?.start();
 
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, notifier, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {
@@ -88,12 +105,12 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   let closing: Promise<void> | undefined;
   const close = () => closing ??= (async () => {
     ready = false;
-    if (inflight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, config.drainMs);
-        drained = () => { clearTimeout(timer); resolve(); };
-      });
-    }
+    const requests = inflight === 0 ? undefined : new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, config.drainMs);
+      drained = () => { clearTimeout(timer); resolve(); };
+    });
+    // Running job attempts get the same drain time; what is left goes back to the queue.
+    await Promise.all([requests, runner?.close(config.drainMs)]);
     await registry.stop();
     await secrets.stop();
     // waitUntil work gets the drain time too; then the pool ends what is left.

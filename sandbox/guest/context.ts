@@ -1,10 +1,24 @@
 // The `ctx` argument of every handler.
-import type { InvocationInfo } from "../protocol.ts";
+import type { EnqueueOptions, InvocationInfo } from "../protocol.ts";
 import { AbortController } from "./web/abort.ts";
+import { hostCall } from "./host-call.ts";
+import { createSteps } from "./steps.ts";
 
 export interface Pending {
   waitUntil: Promise<unknown>[];
   abort: AbortController;
+}
+
+function enqueue(payload: unknown, options: EnqueueOptions = {}): Promise<{ id: string; status: string }> {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload === undefined ? null : payload);
+  } catch (error) {
+    return Promise.reject(new TypeError(`ctx.enqueue: the payload is not JSON-serialisable: ${(error as Error).message}`));
+  }
+  if (typeof options !== "object" || options === null) return Promise.reject(new TypeError("ctx.enqueue: options must be an object"));
+  const { key, delayMs, maxAttempts, priority } = options;
+  return hostCall("enqueue", { payload: json ?? "null", options: { key, delayMs, maxAttempts, priority } });
 }
 
 export function createContext(info: InvocationInfo): { ctx: object; state: Pending } {
@@ -21,6 +35,13 @@ export function createContext(info: InvocationInfo): { ctx: object; state: Pendi
     passThroughOnException(): void {
       // Workers API compatibility: there is no origin to pass through to.
     },
+    enqueue,
+    jobs: Object.freeze({
+      get: (id: string) => (typeof id === "string" ? hostCall("getJob", id) : Promise.reject(new TypeError("ctx.jobs.get: the id must be a string"))),
+    }),
+    step: createSteps(info),
+    /** Set in a job attempt: the job's id and which attempt this is (1 for the first). */
+    job: info.job ? Object.freeze({ ...info.job }) : undefined,
   });
   return { ctx, state };
 }

@@ -33,6 +33,11 @@ export function cancelHostCall(id: number): void {
   call!(entry.run, nextId++, "cancel", id);
 }
 
+/** Forgets the calls of an invocation the host abandoned. */
+export function forgetRun(run: string): void {
+  for (const [id, entry] of parked) if (entry.run === run) parked.delete(id);
+}
+
 export function complete(id: number, result: DispatchResult<unknown>): void {
   const entry = parked.get(id);
   if (!entry) return;

@@ -5,7 +5,7 @@ import type { DispatchResult, GuestRuntime, HostBindings, InvocationInfo, Trigge
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { installWebApis } from "./web/index.ts";
 import { enterRun } from "./current-run.ts";
-import { complete, useHostCalls } from "./host-call.ts";
+import { complete, forgetRun, useHostCalls } from "./host-call.ts";
 import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
 import { Response } from "./web/response.ts";
@@ -26,12 +26,13 @@ const pending = new Map<string, Pending>();
 
 function wireError(error: unknown): WireError {
   if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
+    const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
     return {
       name: String(error.name),
       message: String(error.message),
       stack: typeof error.stack === "string" ? error.stack : undefined,
       code: typeof code === "string" ? code : undefined,
+      retryAfterMs: typeof retryAfterMs === "number" ? retryAfterMs : undefined,
     };
   }
   return { name: "Error", message: `Uncaught ${safeString(error)}` };
@@ -104,10 +105,12 @@ async function settle(runId: string): Promise<void> {
   }
 }
 
-/** The host gave up on the invocation (wall-clock limit): abort its signal and forget it. */
+/** The host gave up on the invocation (wall-clock limit, a step.sleep, a cancel): abort its signal and forget it. */
 function abort(runId: string): void {
   const state = pending.get(runId);
   pending.delete(runId);
+  // Its host calls will never be answered; dropping them lets their promises be collected.
+  forgetRun(runId);
   state?.abort.abort(new DOMException("The invocation exceeded its wall-clock limit", "TimeoutError"));
 }
 

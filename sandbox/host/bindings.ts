@@ -2,13 +2,20 @@
 // arguments and results are copied. No Reference to a host object ever enters an isolate.
 import ivm from "isolated-vm";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import type { DispatchResult, HostBindings, LogLevel, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { DispatchResult, HostBindings, LogLevel, ServiceCallName, WireError, WireRequest, WireResponse } from "../protocol.ts";
 
 /** What the host does for one invocation; supplied by the embedder per call. */
 export interface InvocationHooks {
   log(level: LogLevel, message: string): void;
   fetch(request: WireRequest, signal: AbortSignal): Promise<WireResponse>;
+  /**
+   * The embedder's services (jobs, steps). `arg` is the guest's data, unchecked: the service
+   * validates it. A rejection reaches the guest as the error.
+   */
+  service?(op: ServiceCallName, arg: unknown): Promise<unknown>;
 }
+
+const SERVICE_CALLS = new Set<unknown>(["enqueue", "getJob", "stepBegin", "stepEnd", "stepSleep"]);
 
 /** How the bindings reach the rest of the sandbox. */
 export interface BindingTarget {
@@ -79,6 +86,7 @@ export function checkWireError(value: unknown): WireError {
     message: text(error.message, 10_000) ?? "The function failed with an error that could not be read",
     stack: text(error.stack, 100_000),
     code: text(error.code, 100),
+    retryAfterMs: typeof error.retryAfterMs === "number" && Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : undefined,
   };
 }
 
@@ -125,6 +133,11 @@ function startCall(target: BindingTarget, run: string, id: number, op: unknown, 
     const controller = new AbortController();
     target.cancellers.set(id, controller);
     return void answer(Promise.resolve().then(() => hooks.fetch(checkWireRequest(arg), controller.signal)).finally(() => target.cancellers.delete(id)));
+  }
+  if (SERVICE_CALLS.has(op)) {
+    const service = target.hooks(run)?.service;
+    if (!service) return void answer(Promise.reject(new TypeError(`${op as string} is not available in this invocation`)));
+    return void answer(Promise.resolve().then(() => service(op as ServiceCallName, arg)));
   }
   if (op === "cancel") {
     if (typeof arg === "number") target.cancellers.get(arg)?.abort();

@@ -9,22 +9,28 @@ export interface Limits {
   wallMs: number;
 }
 
+/** What one invocation may use when it differs from its image's limits (a job attempt). */
+export type InvocationLimits = Pick<Limits, "cpuMs" | "wallMs">;
+
 export type LimitCode = "ERR_CPU_LIMIT" | "ERR_MEMORY_LIMIT" | "ERR_WALL_TIMEOUT";
 
 /** Codes the sandbox answers with; the embedder maps them to its own errors and statuses. */
-export type SandboxErrorCode = LimitCode | "ERR_COMPILE" | "ERR_FUNCTION_THREW" | "ERR_NO_HANDLER" | "ERR_ISOLATE_DISPOSED";
+export type SandboxErrorCode = LimitCode | "ERR_COMPILE" | "ERR_FUNCTION_THREW" | "ERR_NO_HANDLER" | "ERR_ISOLATE_DISPOSED" | "ERR_ABORTED";
 
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;
   /** The guest's own stack, when the guest threw. */
   readonly guestStack?: string;
+  /** What the guest threw: its error's name, and a RetryAfterError's wait. */
+  readonly guest?: { name: string; retryAfterMs?: number };
   /** CPU charged to the failed invocation (set by the pool). */
   cpuMs = 0;
-  constructor(code: SandboxErrorCode, message: string, guestStack?: string) {
+  constructor(code: SandboxErrorCode, message: string, guestStack?: string, guest?: { name: string; retryAfterMs?: number }) {
     super(message);
     this.name = "SandboxError";
     this.code = code;
     this.guestStack = guestStack;
+    this.guest = guest;
   }
 }
 

@@ -2,7 +2,7 @@
 // with pre-booted spares so a cold start is only a compile, LRU eviction, and the CPU watchdog.
 import type { InvocationInfo, TriggerKind } from "../protocol.ts";
 import type { InvocationHooks } from "./bindings.ts";
-import { LIMIT_MESSAGES, SandboxError, type Limits } from "./limits.ts";
+import { LIMIT_MESSAGES, SandboxError, type InvocationLimits, type Limits } from "./limits.ts";
 import { Sandbox } from "./sandbox.ts";
 
 /** One deployed version, as the pool needs it. */
@@ -24,12 +24,34 @@ export interface PoolOptions {
   watchdogMs?: number;
 }
 
+export interface InvokeOptions {
+  /** Limits of this invocation when they differ from the image's (a job attempt's longer wall clock). */
+  limits?: InvocationLimits;
+  /** Ends the invocation early (a step.sleep, a cancelled job, a shutdown): rejects with ERR_ABORTED. */
+  signal?: AbortSignal;
+}
+
 export interface Invocation {
   value: unknown;
   /** CPU time charged to this invocation (shared fairly among concurrent ones). */
   cpuMs: number;
   /** Resolves when ctx.waitUntil work is done (or the wall clock ran out). */
   settled: Promise<void>;
+}
+
+/** Disposes an isolate once nothing runs in it, or once the last invocation's wall clock ran out. */
+function disposeWhenIdle(sandbox: Sandbox): void {
+  const idle = () => {
+    if (sandbox.inflight.size === 0) return true;
+    return Math.max(...[...sandbox.inflight.values()].map((entry) => entry.deadline)) < performance.now();
+  };
+  if (idle()) return sandbox.dispose();
+  const timer = setInterval(() => {
+    if (!idle()) return;
+    clearInterval(timer);
+    sandbox.dispose();
+  }, 250);
+  timer.unref();
 }
 
 /** Held time (see IsolatePool.used) counts at 1/HELD_FACTOR of CPU time. */
@@ -58,34 +80,46 @@ export class IsolatePool {
     await this.refillSpares();
   }
 
-  async invoke(image: FunctionImage, kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<Invocation> {
+  async invoke(image: FunctionImage, kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, options: InvokeOptions = {}): Promise<Invocation> {
     if (this.closed) throw new SandboxError("ERR_ISOLATE_DISPOSED", "The isolate pool is closed");
     const started = performance.now();
     const warm = await this.acquire(image);
-    const { sandbox, limits } = warm;
+    const { sandbox } = warm;
+    const limits = { ...warm.limits, ...options.limits };
     this.account(sandbox);
     const remaining = limits.wallMs - (performance.now() - started);
     let timer: NodeJS.Timeout | undefined;
+    let stop: (() => void) | undefined;
     const wall = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new SandboxError("ERR_WALL_TIMEOUT", LIMIT_MESSAGES.ERR_WALL_TIMEOUT(limits))), Math.max(0, remaining));
+      const signal = options.signal;
+      if (!signal) return;
+      stop = () => reject(new SandboxError("ERR_ABORTED", String(signal.reason ?? "The invocation was stopped")));
+      if (signal.aborted) stop();
+      else signal.addEventListener("abort", stop, { once: true });
     });
+    const cleanup = () => {
+      clearTimeout(timer);
+      if (stop) options.signal?.removeEventListener("abort", stop);
+    };
     try {
-      const { value, settled: done } = await Promise.race([sandbox.dispatch(kind, info, arg, hooks), wall]);
+      const cpuLimitNs = options.limits ? limits.cpuMs * 1e6 : undefined;
+      const { value, settled: done } = await Promise.race([sandbox.dispatch(kind, info, arg, hooks, { cpuLimitNs, deadline: started + limits.wallMs }), wall]);
       const cpuMs = this.chargedMs(sandbox, info.runId);
       if (done) {
         // No waitUntil work: one call into the isolate instead of two.
-        clearTimeout(timer);
+        cleanup();
         sandbox.inflight.delete(info.runId);
         return { value, cpuMs, settled: Promise.resolve() };
       }
-      const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(() => clearTimeout(timer));
+      const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(cleanup);
       return { value, cpuMs, settled };
     } catch (error) {
-      clearTimeout(timer);
+      cleanup();
       const failure = this.failure(sandbox, limits, error);
       // A CPU-limit kill used the whole limit, whatever the last sample saw.
       failure.cpuMs = failure.code === "ERR_CPU_LIMIT" ? Math.max(limits.cpuMs, this.chargedMs(sandbox, info.runId)) : this.chargedMs(sandbox, info.runId);
-      if (failure.code === "ERR_WALL_TIMEOUT") sandbox.abandon(info.runId);
+      if (failure.code === "ERR_WALL_TIMEOUT" || failure.code === "ERR_ABORTED") sandbox.abandon(info.runId);
       else sandbox.inflight.delete(info.runId);
       if (sandbox.disposed) this.forget(image.key, sandbox);
       throw failure;
@@ -98,11 +132,10 @@ export class IsolatePool {
    * invocations in flight in it can have finished (its wall-clock limit), never under them.
    */
   retire(prefix: string, keep?: string): void {
-    for (const [key, { sandbox, limits }] of this.warm) {
+    for (const [key, { sandbox }] of this.warm) {
       if (!key.startsWith(prefix) || key === keep) continue;
       this.warm.delete(key);
-      if (sandbox.inflight.size === 0) sandbox.dispose();
-      else setTimeout(() => sandbox.dispose(), limits.wallMs).unref();
+      disposeWhenIdle(sandbox);
     }
   }
 
@@ -213,7 +246,7 @@ export class IsolatePool {
       sandbox.backgroundNs = 0;
       this.account(sandbox);
       for (const entry of sandbox.inflight.values()) {
-        if (entry.cpuNs <= limitNs) continue;
+        if (entry.cpuNs <= (entry.cpuLimitNs ?? limitNs)) continue;
         this.killForCpu(key, sandbox);
         break;
       }

@@ -13,6 +13,10 @@ let runtimeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 export interface Inflight {
   hooks: InvocationHooks;
   cpuNs: number;
+  /** This invocation's CPU limit when it is not the image's (a job attempt). */
+  cpuLimitNs?: number;
+  /** When its wall-clock limit ends (performance.now() time). */
+  deadline: number;
 }
 
 type RuntimeRefs = Record<"setModule" | "dispatch" | "settle" | "abort" | "complete" | "warmUp", ivm.Reference<Function>>;
@@ -134,8 +138,8 @@ export class Sandbox {
    * Runs one handler; resolves with the guest's result, and `settled` when it registered no
    * ctx.waitUntil work (then settle() is not needed), or rejects with a SandboxError.
    */
-  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks): Promise<{ value: unknown; settled: boolean }> {
-    this.inflight.set(info.runId, { hooks, cpuNs: 0 });
+  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, limits: Pick<Inflight, "cpuLimitNs" | "deadline"> = { deadline: Infinity }): Promise<{ value: unknown; settled: boolean }> {
+    this.inflight.set(info.runId, { hooks, cpuNs: 0, ...limits });
     let result: DispatchResult<unknown>;
     try {
       result = (await this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE))) as DispatchResult<unknown>;
@@ -159,7 +163,7 @@ export class Sandbox {
       this.kill("ERR_MEMORY_LIMIT");
       throw new SandboxError("ERR_MEMORY_LIMIT", error.message);
     }
-    throw new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack);
+    throw new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack, { name: error.name, retryAfterMs: error.retryAfterMs });
   }
 
   /** Waits for ctx.waitUntil work of a finished invocation, then forgets it. */

@@ -67,6 +67,17 @@ export class SecretStore {
     return row;
   }
 
+  /** The secret's value; when it does not exist, `make()` creates it (the first writer wins on every node). */
+  async ensure(tenant: string, name: string, make: () => string): Promise<string> {
+    const existing = (await this.env(tenant, [name]))[name];
+    if (existing !== undefined) return existing;
+    const ciphertext = this.box.encrypt(make(), `${tenant}/${name}`);
+    await this.db.orm.insert(secrets).values({ tenant, name, ciphertext }).onConflictDoNothing();
+    await this.changed(tenant);
+    const [row] = await this.db.orm.select().from(secrets).where(and(eq(secrets.tenant, tenant), eq(secrets.name, name)));
+    return this.box.decrypt(row.ciphertext, `${tenant}/${name}`);
+  }
+
   async list(tenant: string): Promise<{ name: string; updatedAt: Date }[]> {
     return this.db.orm.select({ name: secrets.name, updatedAt: secrets.updatedAt }).from(secrets).where(eq(secrets.tenant, tenant)).orderBy(secrets.name);
   }

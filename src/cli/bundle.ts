@@ -1,7 +1,11 @@
 // Bundles a function's entry file (and the npm packages it imports) into one ES module.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CliError } from "./output.ts";
+
+/** What a function may import from "isobox" at run time (types are erased). */
+const GUEST_EXPORTS = fileURLToPath(new URL(`../jobs/retry-errors${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 export interface Bundle {
   code: string;
@@ -21,6 +25,9 @@ export async function bundleFunction(file: string): Promise<Bundle> {
       // Packages that ship a Workers or browser build get it: the guest has Web APIs, not Node's.
       conditions: ["workerd", "worker", "browser", "import"],
       mainFields: ["browser", "module", "main"],
+      // `import { NonRetriableError } from "isobox"` in a function gets the two error classes only,
+      // not the server.
+      alias: { isobox: GUEST_EXPORTS },
       sourcemap: "external",
       outdir: "out",
       logLevel: "silent",

@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import type { InvocationHooks } from "../../sandbox/host/bindings.ts";
 import { SandboxError } from "../../sandbox/host/limits.ts";
 import type { IsolatePool } from "../../sandbox/host/pool.ts";
-import type { LogLevel, TriggerKind, WireRequest } from "../../sandbox/protocol.ts";
+import type { InvocationLimits } from "../../sandbox/host/limits.ts";
+import type { LogLevel, ServiceCallName, TriggerKind, WireRequest } from "../../sandbox/protocol.ts";
 import type { Fetcher } from "../capabilities/fetch.ts";
 import { redact, type SecretStore } from "../capabilities/secrets.ts";
 import { FetchDenied } from "../capabilities/egress.ts";
@@ -27,7 +28,11 @@ export interface InvokerDeps {
   limiter: Pick<TenantLimiter, "chargeCpu">;
   /** Fraction of successful HTTP runs recorded. */
   httpSampleRate: number;
+  /** Serves ctx.enqueue and ctx.jobs.get for invocations that bring no service of their own. */
+  services?(fn: ActiveFunction, traceId: string): ServiceHandler;
 }
+
+type ServiceHandler = (op: ServiceCallName, arg: unknown) => Promise<unknown>;
 
 export interface InvokeResult<T> {
   value: T;
@@ -38,6 +43,41 @@ export interface InvokeResult<T> {
 
 export type Trigger = RunRecord["trigger"];
 
+/** Why an invocation was stopped from outside; the abort reason of InvokeOptions.signal. */
+export class Stop extends Error {
+  readonly why: "sleep" | "cancel" | "shutdown";
+  constructor(why: Stop["why"], message: string) {
+    super(message);
+    this.name = "Stop";
+    this.why = why;
+  }
+}
+
+export interface InvokeOptions {
+  traceId?: string;
+  /** Set for a job attempt (job, cron and webhook triggers). */
+  job?: { id: string; attempt: number };
+  /** Serves the guest's ctx.enqueue, ctx.jobs.get and ctx.step calls. */
+  service?: ServiceHandler;
+  /** Aborted with a Stop to end the invocation early. */
+  signal?: AbortSignal;
+  limits?: InvocationLimits;
+}
+
+/** A failed invocation, with what the guest threw (its error name and a RetryAfterError's wait). */
+export class InvocationError extends IsoboxError {
+  readonly guestName?: string;
+  readonly retryAfterMs?: number;
+  /** The guest's stack, on its own lines only, secrets redacted. */
+  readonly guestStack?: string;
+  constructor(code: ErrorCode, message: string, runId: string, guest?: { name?: string; retryAfterMs?: number; stack?: string }) {
+    super(code, message, { details: { runId } });
+    this.guestName = guest?.name;
+    this.retryAfterMs = guest?.retryAfterMs;
+    this.guestStack = guest?.stack;
+  }
+}
+
 const SANDBOX_CODES: Partial<Record<SandboxError["code"], ErrorCode>> = {
   ERR_CPU_LIMIT: "ERR_CPU_LIMIT",
   ERR_MEMORY_LIMIT: "ERR_MEMORY_LIMIT",
@@ -46,6 +86,7 @@ const SANDBOX_CODES: Partial<Record<SandboxError["code"], ErrorCode>> = {
   ERR_FUNCTION_THREW: "ERR_FUNCTION_THREW",
   ERR_COMPILE: "ERR_FUNCTION_THREW",
   ERR_ISOLATE_DISPOSED: "ERR_UNAVAILABLE",
+  ERR_ABORTED: "ERR_UNAVAILABLE",
 };
 
 export class Invoker {
@@ -61,18 +102,23 @@ export class Invoker {
     while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
   }
 
-  async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, traceId = randomUUID().replaceAll("-", "")): Promise<InvokeResult<T>> {
+  async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, options: InvokeOptions = {}): Promise<InvokeResult<T>> {
     const runId = randomUUID();
+    const traceId = options.traceId ?? randomUUID().replaceAll("-", "");
     const startedAt = new Date();
     const started = performance.now();
     const logs: LogLine[] = [];
     const env = await this.deps.secrets.env(fn.tenant, fn.secretNames);
     const hidden = Object.values(env);
     const hooks = this.hooks(fn, logs, env, hidden, traceId);
-    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env };
-    const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs };
+    const make = this.deps.services;
+    let service = options.service;
+    if (service) hooks.service = service;
+    else if (make) hooks.service = (op, arg) => (service ??= make(fn, traceId))(op, arg);
+    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env, job: options.job };
+    const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs, jobId: options.job?.id, attempt: options.job?.attempt };
     try {
-      const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks);
+      const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks, { signal: options.signal, limits: options.limits });
       const durationMs = performance.now() - started;
       this.deps.limiter.chargeCpu(fn.tenant, result.cpuMs);
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
@@ -85,16 +131,16 @@ export class Invoker {
       void recorded.finally(() => this.settling.delete(recorded));
       return { value: result.value as T, runId, cpuMs: result.cpuMs };
     } catch (error) {
-      const failure = this.toIsoboxError(error, runId, hidden);
+      const failure = this.toInvocationError(fn, error, runId, hidden);
       const cpuMs = error instanceof SandboxError ? error.cpuMs : 0;
       this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
-      this.deps.recorder.record({
-        ...run,
-        status: "failed",
-        durationMs: performance.now() - started,
-        cpuMs,
-        error: { code: failure.code, message: failure.message, stack: error instanceof SandboxError ? storable(userStack(fn, error.guestStack), hidden) : undefined },
-      });
+      const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
+      const durationMs = performance.now() - started;
+      if (stop?.why === "sleep") this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs });
+      else {
+        const recorded = stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
+        this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, error: recorded });
+      }
       throw failure;
     }
   }
@@ -119,10 +165,14 @@ export class Invoker {
     };
   }
 
-  private toIsoboxError(error: unknown, runId: string, hidden: string[]): IsoboxError {
-    if (!(error instanceof SandboxError)) return new IsoboxError("ERR_INTERNAL", "The function could not be run", { cause: error, details: { runId } });
+  private toInvocationError(fn: ActiveFunction, error: unknown, runId: string, hidden: string[]): InvocationError {
+    if (!(error instanceof SandboxError)) {
+      const failure = new InvocationError("ERR_INTERNAL", "The function could not be run", runId);
+      failure.cause = error;
+      return failure;
+    }
     const code = SANDBOX_CODES[error.code] ?? "ERR_INTERNAL";
-    return new IsoboxError(code, storable(error.message, hidden), { details: { runId } });
+    return new InvocationError(code, storable(error.message, hidden), runId, { ...error.guest, stack: storable(userStack(fn, error.guestStack), hidden) });
   }
 }
 

@@ -7,6 +7,7 @@ import { errorResponse } from "./errors.ts";
 import { functionRoutes } from "./functions.ts";
 import { healthRoutes } from "./health.ts";
 import { invokeRoutes } from "./invoke.ts";
+import { jobRoutes } from "./jobs.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { runRoutes } from "./runs.ts";
 import { secretRoutes } from "./secrets.ts";
@@ -29,6 +30,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   api.use("*", requireAuth(services.auth));
   api.route("/tenants", tenantRoutes(services));
   api.route("/tenants/:tenant/functions", functionRoutes(services));
+  api.route("/tenants/:tenant", jobRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
   api.route("/tenants/:tenant/secrets", secretRoutes(services.secrets, services.db.orm));
   api.post("/secrets/rotate-key", async (c) => {

@@ -29,7 +29,16 @@ export const Rollback = z.strictObject({ version: z.number().int().min(1) });
 export const RunsQuery = z.strictObject({
   function: z.string().optional(),
   trigger: z.enum(["http", "job", "cron", "webhook"]).optional(),
-  status: z.enum(["succeeded", "failed"]).optional(),
+  status: z.enum(["succeeded", "failed", "suspended"]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional(),
+});
+
+export { EnqueueBody } from "../jobs/enqueue.ts";
+
+export const JobsQuery = z.strictObject({
+  function: z.string().optional(),
+  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().optional(),
 });

@@ -5,6 +5,7 @@ import type { Db } from "../db/connect.ts";
 import type { Invoker } from "../functions/invoke.ts";
 import type { FunctionRegistry } from "../functions/registry.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
+import type { Notifier } from "../jobs/notify.ts";
 import type { Authenticator } from "./auth.ts";
 
 export interface Services {
@@ -15,6 +16,7 @@ export interface Services {
   auth: Authenticator;
   secrets: SecretStore;
   limiter: TenantLimiter;
+  notifier: Notifier;
   /** Re-encrypts every secret under the master key ring's first key (see capabilities/master-key.ts). */
   rotateKey(): Promise<{ keyId: string; reencrypted: number }>;
   /** True once migrations ran and until shutdown starts. */

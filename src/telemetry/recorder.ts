@@ -15,7 +15,8 @@ export interface RunRecord {
   function: string;
   version: number;
   trigger: "http" | "job" | "cron" | "webhook";
-  status: "succeeded" | "failed";
+  /** "suspended": a job attempt that ended in ctx.step.sleep. */
+  status: "succeeded" | "failed" | "suspended";
   startedAt: Date;
   durationMs: number;
   cpuMs: number;
@@ -23,6 +24,8 @@ export interface RunRecord {
   error?: { code: string; message: string; stack?: string };
   traceId: string;
   logs: LogLine[];
+  jobId?: string;
+  attempt?: number;
 }
 
 export interface RecorderOptions {
@@ -110,10 +113,10 @@ export class RunRecorder {
     const rows = batch.map(({ logs, ...run }) => ({ ...run, logCount: logs.length }));
     const lines = batch.flatMap((run) => run.logs.map((log, seq) => ({ runId: run.id, seq, ...log })));
     await this.db.rows(sql`
-      insert into runs (id, tenant, function, version, trigger, status, started_at, duration_ms, cpu_ms, http_status, error, trace_id, log_count)
-      select id, tenant, function, version, trigger, status, "startedAt", "durationMs", "cpuMs", "httpStatus", error, "traceId", "logCount"
+      insert into runs (id, tenant, function, version, trigger, status, started_at, duration_ms, cpu_ms, http_status, error, trace_id, log_count, job_id, attempt)
+      select id, tenant, function, version, trigger, status, "startedAt", "durationMs", "cpuMs", "httpStatus", error, "traceId", "logCount", "jobId", attempt
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(id text, tenant text, function text, version int, trigger text, status text,
-        "startedAt" timestamptz, "durationMs" real, "cpuMs" real, "httpStatus" int, error jsonb, "traceId" text, "logCount" int)
+        "startedAt" timestamptz, "durationMs" real, "cpuMs" real, "httpStatus" int, error jsonb, "traceId" text, "logCount" int, "jobId" text, attempt int)
       on conflict do nothing`);
     if (lines.length > 0) {
       await this.db.rows(sql`

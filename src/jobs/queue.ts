@@ -1,0 +1,324 @@
+// The job queue: every statement about jobs and their steps, one function per operation, the
+// database passed in. Times come from the database clock, so nodes with skewed clocks agree.
+import { sql } from "drizzle-orm";
+import type { JobStatus } from "../../schema/tables.ts";
+import type { Db } from "../db/connect.ts";
+
+/** NOTIFY channel that wakes idle runners when a job is due now. */
+export const JOBS_CHANNEL = "isobox_jobs";
+/** NOTIFY channel that tells the runner holding a job that it was cancelled. */
+export const CANCEL_CHANNEL = "isobox_jobs_cancel";
+
+export interface JobError {
+  code: string;
+  message: string;
+  stack?: string;
+}
+
+export interface JobRow {
+  id: string;
+  tenant: string;
+  function: string;
+  version: number | null;
+  trigger: "job" | "cron" | "webhook";
+  payload: unknown;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  priority: number;
+  key: string | null;
+  lockedBy: string | null;
+  lockedUntil: Date | null;
+  result: unknown;
+  error: JobError | null;
+  notify: string | null;
+  notifiedAt: Date | null;
+  traceId: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface StepRow {
+  name: string;
+  kind: "run" | "sleep";
+  status: "succeeded" | "failed";
+  result: unknown;
+  error: { name: string; message: string } | null;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+}
+
+const COLUMNS = sql.raw(`jobs.id, jobs.tenant, jobs.function, jobs.version, jobs.trigger, jobs.payload, jobs.status, jobs.attempts, jobs.max_attempts as "maxAttempts", jobs.run_at as "runAt", jobs.priority, jobs.key, jobs.locked_by as "lockedBy", jobs.locked_until as "lockedUntil", jobs.result, jobs.error, jobs.notify, jobs.notified_at as "notifiedAt", jobs.trace_id as "traceId", jobs.created_at as "createdAt", jobs.started_at as "startedAt", jobs.finished_at as "finishedAt"`);
+
+// postgres.js hands back timestamptz as Date and PGlite too, but jsonb null and SQL null differ
+// by driver; rows are normalised here so callers see one shape.
+function toJob(row: Record<string, unknown>): JobRow {
+  const job = row as unknown as JobRow;
+  for (const key of ["runAt", "lockedUntil", "createdAt", "startedAt", "finishedAt", "notifiedAt"] as const) {
+    const value = job[key] as unknown;
+    if (value !== null && value !== undefined && !(value instanceof Date)) (job as unknown as Record<string, unknown>)[key] = new Date(value as string);
+  }
+  return job;
+}
+
+export interface NewJob {
+  id: string;
+  tenant: string;
+  function: string;
+  trigger?: JobRow["trigger"];
+  /** JSON text of the payload. */
+  payload: string;
+  maxAttempts: number;
+  delayMs: number;
+  priority: number;
+  key?: string;
+  concurrency?: number;
+  notify?: string;
+  traceId: string;
+}
+
+/**
+ * Inserts a job, or returns the one that already holds its key: `created` says which. A due job
+ * wakes idle runners on every node through NOTIFY in the same statement.
+ */
+export async function enqueueJob(db: Db, job: NewJob): Promise<{ id: string; status: JobStatus; created: boolean }> {
+  const [inserted] = await db.rows<{ id: string; status: JobStatus }>(sql`
+    with inserted as (
+      insert into jobs (id, tenant, function, trigger, payload, status, max_attempts, run_at, priority, key, concurrency, notify, trace_id)
+      values (${job.id}, ${job.tenant}, ${job.function}, ${job.trigger ?? "job"}, ${job.payload}::jsonb, 'queued', ${job.maxAttempts},
+        now() + ${job.delayMs}::float8 * interval '1 millisecond', ${job.priority}, ${job.key ?? null}, ${job.concurrency ?? null}, ${job.notify ?? null}, ${job.traceId})
+      on conflict (tenant, function, key) do nothing
+      returning id, status
+    )
+    select id, status, case when ${job.delayMs}::float8 = 0 then pg_notify(${JOBS_CHANNEL}, '') end as woke from inserted`);
+  if (inserted) return { id: inserted.id, status: inserted.status, created: true };
+  const [existing] = await db.rows<{ id: string; status: JobStatus }>(sql`
+    select id, status from jobs where tenant = ${job.tenant} and function = ${job.function} and key = ${job.key ?? null}`);
+  if (!existing) throw new Error("enqueueJob: the job's key conflicted, but no job holds it");
+  return { id: existing.id, status: existing.status, created: false };
+}
+
+/**
+ * Claims up to `limit` due jobs for `worker` and leases them for `leaseMs`. Candidates are locked
+ * with SKIP LOCKED so claimers on other nodes pass over them instead of waiting; a function's
+ * `concurrency` bounds how many of its jobs run at once (counted at the claim: two nodes
+ * claiming in the same instant may together pass it, by at most one batch).
+ * `skip` lists "tenant/function" pairs this process is not taking now.
+ */
+export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: number, skip: string[] = []): Promise<JobRow[]> {
+  const rows = await db.rows(sql`
+    with candidates as (
+      select id, tenant, function, concurrency, priority, run_at from jobs
+      where status = 'queued' and run_at <= now()
+        and (tenant || '/' || function) not in (select jsonb_array_elements_text(${JSON.stringify(skip)}::jsonb))
+      order by priority desc, run_at, id
+      limit ${limit * 2}::int
+      for update skip locked
+    ),
+    ranked as (
+      select c.id, c.concurrency, row_number() over (partition by c.tenant, c.function order by c.priority desc, c.run_at, c.id) as rank,
+        (select count(*) from jobs r where r.status = 'running' and r.tenant = c.tenant and r.function = c.function) as running
+      from candidates c
+    ),
+    chosen as (
+      select id from ranked where concurrency is null or rank + running <= concurrency
+      limit ${limit}::int
+    )
+    update jobs set status = 'running', attempts = attempts + 1, locked_by = ${worker},
+      locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond', started_at = coalesce(started_at, now())
+    from chosen where jobs.id = chosen.id
+    returning ${COLUMNS}`);
+  return rows.map(toJob);
+}
+
+/** Extends the leases `worker` holds; returns the ids it still holds (the rest were lost). */
+export async function renewLeases(db: Db, worker: string, ids: string[], leaseMs: number): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.rows<{ id: string }>(sql`
+    update jobs set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
+    where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and status = 'running' and locked_by = ${worker}
+    returning id`);
+  return new Set(rows.map((row) => row.id));
+}
+
+export type Outcome =
+  | { kind: "succeeded"; result: string; version: number }
+  | { kind: "failed"; error: JobError; version?: number }
+  | { kind: "retry"; error: JobError; delayMs: number; version?: number }
+  /** step.sleep: the job waits without holding anything; the wait is not an attempt. */
+  | { kind: "sleep"; delayMs: number; version: number }
+  /** The worker stopped before the attempt ended: back to the queue, not counted. */
+  | { kind: "released" };
+
+/**
+ * Ends an attempt. Only the lease holder can: when the lease was lost (it expired and another
+ * worker took the job, or the job was cancelled) nothing changes and false is returned.
+ */
+export async function finishAttempt(db: Db, worker: string, id: string, outcome: Outcome): Promise<boolean> {
+  const version = "version" in outcome ? outcome.version ?? null : null;
+  const owned = sql`where id = ${id} and status = 'running' and locked_by = ${worker}`;
+  const unlocked = sql`locked_by = null, locked_until = null, version = coalesce(${version}::int, version)`;
+  let rows: unknown[];
+  switch (outcome.kind) {
+    case "succeeded":
+      rows = await db.rows(sql`update jobs set status = 'succeeded', result = ${outcome.result}::jsonb, error = null, finished_at = now(), ${unlocked} ${owned} returning id`);
+      break;
+    case "failed":
+      rows = await db.rows(sql`update jobs set status = 'failed', error = ${JSON.stringify(outcome.error)}::jsonb, finished_at = now(), ${unlocked} ${owned} returning id`);
+      break;
+    case "retry":
+      rows = await db.rows(sql`update jobs set status = 'queued', error = ${JSON.stringify(outcome.error)}::jsonb,
+        run_at = now() + ${outcome.delayMs}::float8 * interval '1 millisecond', ${unlocked} ${owned} returning id`);
+      break;
+    case "sleep":
+      rows = await db.rows(sql`update jobs set status = 'queued', attempts = attempts - 1,
+        run_at = now() + ${outcome.delayMs}::float8 * interval '1 millisecond', ${unlocked} ${owned} returning id`);
+      break;
+    case "released":
+      rows = await db.rows(sql`update jobs set status = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(), ${unlocked} ${owned}
+        returning pg_notify(${JOBS_CHANNEL}, '')`);
+      break;
+  }
+  return rows.length > 0;
+}
+
+/**
+ * Returns jobs whose lease ran out (their worker died or lost the database) to the queue; the
+ * interrupted attempt counts, so a job that kills its worker every time ends as failed.
+ */
+export async function sweepExpiredLeases(db: Db): Promise<{ requeued: number; failed: number }> {
+  const rows = await db.rows<{ status: JobStatus }>(sql`
+    update jobs set
+      status = case when attempts >= max_attempts then 'failed' else 'queued' end,
+      error = case when attempts >= max_attempts
+        then jsonb_build_object('code', 'ERR_LEASE_EXPIRED', 'message', 'The worker running the last attempt stopped answering (lease expired)')
+        else error end,
+      finished_at = case when attempts >= max_attempts then now() end,
+      run_at = now(), locked_by = null, locked_until = null
+    where status = 'running' and locked_until < now()
+    returning status`);
+  const failed = rows.filter((row) => row.status === "failed").length;
+  if (rows.length > failed) await db.notify(JOBS_CHANNEL, "");
+  return { requeued: rows.length - failed, failed };
+}
+
+/** When the next queued job is due (for a runner's timer), or null when none is queued. */
+export async function nextDueAt(db: Db): Promise<Date | null> {
+  const [row] = await db.rows<{ at: Date | string | null }>(sql`select min(run_at) as at from jobs where status = 'queued'`);
+  return row?.at ? new Date(row.at) : null;
+}
+
+/** Deletes up to `limit` jobs (with their steps) that finished before `before`. */
+export async function deleteFinishedJobs(db: Db, before: Date, limit: number): Promise<number> {
+  const rows = await db.rows(sql`
+    delete from jobs where id in (
+      select id from jobs where finished_at < ${before.toISOString()}::timestamptz and status in ('succeeded', 'failed', 'cancelled') limit ${limit}::int)
+    returning id`);
+  return rows.length;
+}
+
+/** Finished jobs with a notify URL that was not called yet (a crash between the two). */
+export async function unnotifiedJobs(db: Db, olderThanMs: number, limit: number): Promise<JobRow[]> {
+  const rows = await db.rows(sql`
+    select ${COLUMNS} from jobs
+    where notify is not null and notified_at is null and finished_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+    order by finished_at limit ${limit}::int`);
+  return rows.map(toJob);
+}
+
+export async function markNotified(db: Db, id: string): Promise<void> {
+  await db.rows(sql`update jobs set notified_at = now() where id = ${id}`);
+}
+
+export async function getJob(db: Db, tenant: string, id: string): Promise<JobRow | undefined> {
+  const [row] = await db.rows(sql`select ${COLUMNS} from jobs where tenant = ${tenant} and id = ${id}`);
+  return row ? toJob(row) : undefined;
+}
+
+export interface JobFilter {
+  function?: string;
+  status?: JobStatus;
+  limit: number;
+  cursor?: { createdAt: Date; id: string };
+}
+
+export async function listJobs(db: Db, tenant: string, filter: JobFilter): Promise<JobRow[]> {
+  const conditions = [sql`tenant = ${tenant}`];
+  if (filter.function) conditions.push(sql`function = ${filter.function}`);
+  if (filter.status) conditions.push(sql`status = ${filter.status}`);
+  if (filter.cursor) {
+    conditions.push(sql`(created_at, id) < (${filter.cursor.createdAt.toISOString()}::timestamptz, ${filter.cursor.id})`);
+  }
+  const rows = await db.rows(sql`
+    select ${COLUMNS} from jobs where ${sql.join(conditions, sql` and `)}
+    order by created_at desc, id desc limit ${filter.limit}::int`);
+  return rows.map(toJob);
+}
+
+export async function countJobs(db: Db, tenant: string, fn?: string): Promise<Record<JobStatus, number>> {
+  const rows = await db.rows<{ status: JobStatus; n: number | string }>(sql`
+    select status, count(*) as n from jobs where tenant = ${tenant} ${fn ? sql`and function = ${fn}` : sql``} group by status`);
+  const counts: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  for (const row of rows) counts[row.status] = Number(row.n);
+  return counts;
+}
+
+/** Cancels a queued or running job; the runner holding a running one learns it through NOTIFY. */
+export async function cancelJob(db: Db, tenant: string, id: string): Promise<JobRow | undefined> {
+  const [row] = await db.rows(sql`
+    update jobs set status = 'cancelled', finished_at = now(), locked_by = null, locked_until = null,
+      error = jsonb_build_object('code', 'ERR_CANCELLED', 'message', 'The job was cancelled')
+    where tenant = ${tenant} and id = ${id} and status in ('queued', 'running')
+    returning ${COLUMNS}, pg_notify(${CANCEL_CHANNEL}, id)`);
+  return row ? toJob(row) : undefined;
+}
+
+/** Queues a failed or cancelled job again with fresh attempts; its succeeded steps stay done. */
+export async function retryJob(db: Db, tenant: string, id: string): Promise<JobRow | undefined> {
+  const [row] = await db.rows(sql`
+    update jobs set status = 'queued', attempts = 0, run_at = now(), error = null, result = null, finished_at = null, notified_at = null
+    where tenant = ${tenant} and id = ${id} and status in ('failed', 'cancelled')
+    returning ${COLUMNS}, pg_notify(${JOBS_CHANNEL}, '')`);
+  return row ? toJob(row) : undefined;
+}
+
+export async function getSteps(db: Db, jobId: string): Promise<StepRow[]> {
+  const rows = await db.rows<StepRow>(sql`
+    select name, kind, status, result, error, attempt, started_at as "startedAt", duration_ms as "durationMs"
+    from job_steps where job_id = ${jobId} order by started_at, name`);
+  return rows.map((row) => ({ ...row, startedAt: new Date(row.startedAt), durationMs: Number(row.durationMs) }));
+}
+
+export interface StepWrite {
+  jobId: string;
+  name: string;
+  kind: "run" | "sleep";
+  status: "succeeded" | "failed";
+  /** JSON text. */
+  result: string | null;
+  error: { name: string; message: string } | null;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+}
+
+/**
+ * Stores a step's outcome, but only while `worker` holds the job: a worker that lost its lease
+ * must not write over the attempt that replaced it. A success is final; a failure is replaced by
+ * the next attempt's outcome.
+ */
+export async function saveStep(db: Db, worker: string, step: StepWrite): Promise<boolean> {
+  const rows = await db.rows(sql`
+    insert into job_steps (job_id, name, kind, status, result, error, attempt, started_at, duration_ms)
+    select ${step.jobId}, ${step.name}, ${step.kind}, ${step.status}, ${step.result}::jsonb, ${step.error ? JSON.stringify(step.error) : null}::jsonb,
+      ${step.attempt}, ${step.startedAt.toISOString()}::timestamptz, ${step.durationMs}
+    where exists (select 1 from jobs where id = ${step.jobId} and status = 'running' and locked_by = ${worker})
+    on conflict (job_id, name) do update set status = excluded.status, result = excluded.result, error = excluded.error,
+      attempt = excluded.attempt, started_at = excluded.started_at, duration_ms = excluded.duration_ms
+      where job_steps.status <> 'succeeded'
+    returning name`);
+  return rows.length > 0;
+}

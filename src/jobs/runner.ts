@@ -1,0 +1,267 @@
+// JobRunner: each worker process claims due jobs in batches, runs each attempt in the function's
+// isolate, and records how it ended. Leases are renewed by a heartbeat; a sweeper returns the
+// leases of workers that died; NOTIFY wakes an idle runner, a timer covers delayed jobs and lost
+// notifications. Execution is at least once: steps make side effects happen once.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Db } from "../db/connect.ts";
+import { InvocationError, Stop, type Invoker } from "../functions/invoke.ts";
+import type { ActiveFunction, FunctionRegistry } from "../functions/registry.ts";
+import { guestServices } from "./guest-services.ts";
+import type { Notifier } from "./notify.ts";
+import {
+  CANCEL_CHANNEL, claimJobs, deleteFinishedJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
+  type JobError, type JobRow, type Outcome,
+} from "./queue.ts";
+import { MAX_STEP_RESULT_CHARS } from "./guest-services.ts";
+
+export interface RunnerOptions {
+  /** Attempts this process runs at once. */
+  concurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  retentionHours: number;
+  /** CPU time of one attempt, when the manifest's cpuMs is lower. */
+  jobCpuMs: number;
+}
+
+interface Running {
+  job: JobRow;
+  controller: AbortController;
+}
+
+/** Most jobs one claim takes: larger batches starve other nodes of work (graphile-worker uses 1–50). */
+const MAX_BATCH = 25;
+const DEFAULT_BACKOFF = { baseMs: 1000, maxMs: 3_600_000 };
+
+/** Exponential backoff with equal jitter: half the delay is fixed, half random, so retries spread out. */
+export function backoffMs(attempt: number, backoff: { baseMs?: number; maxMs?: number } = {}): number {
+  const base = backoff.baseMs ?? DEFAULT_BACKOFF.baseMs;
+  const max = backoff.maxMs ?? DEFAULT_BACKOFF.maxMs;
+  const delay = Math.min(max, base * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(delay / 2 + Math.random() * (delay / 2));
+}
+
+export class JobRunner {
+  /** Names this process in `locked_by`; unique per start. */
+  readonly worker = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly running = new Map<string, Running>();
+  private readonly finishing = new Set<Promise<void>>();
+  private readonly db: Db;
+  private readonly registry: FunctionRegistry;
+  private readonly invoker: Invoker;
+  private readonly notifier: Notifier;
+  private readonly options: RunnerOptions;
+  private stopping = false;
+  private claiming = false;
+  private again = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unlisten: (() => Promise<void>)[] = [];
+  /** Database failures in a row; spaces out retries while the database is away. */
+  private failures = 0;
+
+  constructor(deps: { db: Db; registry: FunctionRegistry; invoker: Invoker; notifier: Notifier }, options: RunnerOptions) {
+    this.db = deps.db;
+    this.registry = deps.registry;
+    this.invoker = deps.invoker;
+    this.notifier = deps.notifier;
+    this.options = options;
+  }
+
+  async start(): Promise<void> {
+    this.unlisten.push(await this.db.listen(JOBS_CHANNEL, () => this.wake()));
+    this.unlisten.push(await this.db.listen(CANCEL_CHANNEL, (id) => this.stop(id, new Stop("cancel", "The job was cancelled"))));
+    const every = (ms: number, work: () => Promise<unknown>) => {
+      const timer = setInterval(() => void work().catch(() => {}), ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(Math.max(100, this.options.leaseMs / 3), () => this.heartbeat());
+    every(Math.max(250, this.options.leaseMs / 2), () => sweepExpiredLeases(this.db));
+    every(60_000, () => this.housekeeping());
+    this.wake();
+  }
+
+  /** Jobs running in this process now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stops claiming, lets running attempts finish for up to `graceMs`, then ends the rest and
+   * returns them to the queue (not counted as attempts) for another worker.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.wakeTimer);
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.allSettled(this.unlisten.map((unlisten) => unlisten()));
+    const deadline = Date.now() + graceMs;
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const id of this.running.keys()) this.stop(id, new Stop("shutdown", "The worker shut down; the job goes back to the queue"));
+    while (this.finishing.size > 0) await Promise.allSettled([...this.finishing]);
+    await this.notifier.drain();
+  }
+
+  /** Looks for due work now (a NOTIFY, a finished attempt, a timer). */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    void this.claimLoop();
+  }
+
+  private async claimLoop(): Promise<void> {
+    this.claiming = true;
+    let nextIn = this.options.pollMs;
+    try {
+      do {
+        this.again = false;
+        const free = this.options.concurrency - this.running.size;
+        if (free <= 0) return;
+        const want = Math.min(free, MAX_BATCH);
+        const jobs = await claimJobs(this.db, this.worker, want, this.options.leaseMs);
+        this.failures = 0;
+        for (const job of jobs) this.startAttempt(job);
+        if (jobs.length === want) this.again = true;
+      } while (this.again && !this.stopping);
+      const due = await nextDueAt(this.db);
+      if (due) nextIn = Math.min(nextIn, Math.max(20, due.getTime() - Date.now()));
+    } catch {
+      // The database is away (restarting, unreachable): try again, less often the longer it lasts.
+      nextIn = Math.min(5000, 250 * 2 ** Math.min(this.failures++, 5));
+    } finally {
+      this.claiming = false;
+      if (!this.stopping) {
+        if (this.again) this.wake();
+        else if (!this.wakeTimer) {
+          this.wakeTimer = setTimeout(() => { this.wakeTimer = undefined; this.wake(); }, nextIn);
+          this.wakeTimer.unref();
+        }
+      }
+    }
+  }
+
+  private startAttempt(job: JobRow): void {
+    const controller = new AbortController();
+    this.running.set(job.id, { job, controller });
+    const done = this.attempt(job, controller)
+      .catch((error) => console.error(`isobox: job ${job.id} attempt failed in the runner`, error))
+      .finally(() => {
+        this.running.delete(job.id);
+        this.finishing.delete(done);
+        this.wake();
+      });
+    this.finishing.add(done);
+  }
+
+  private stop(id: string, reason: Stop): void {
+    this.running.get(id)?.controller.abort(reason);
+  }
+
+  private async attempt(job: JobRow, controller: AbortController): Promise<void> {
+    const fn = await this.registry.get(job.tenant, job.function);
+    if (!fn) {
+      await this.finish(job, { kind: "failed", error: { code: "ERR_NOT_FOUND", message: `Function ${job.tenant}/${job.function} does not exist (deleted?)` } });
+      return;
+    }
+    let sleepMs: number | undefined;
+    const service = guestServices(this.db, fn, job.traceId, {
+      job,
+      worker: this.worker,
+      sleep: (ms) => {
+        sleepMs = ms;
+        controller.abort(new Stop("sleep", `The job sleeps for ${ms} ms`));
+      },
+    });
+    const kind = job.trigger === "cron" ? "scheduled" : "job";
+    let outcome: Outcome | undefined;
+    try {
+      const { value } = await this.invoker.invoke(fn, kind, job.payload, job.trigger, {
+        traceId: job.traceId,
+        job: { id: job.id, attempt: job.attempts },
+        service,
+        signal: controller.signal,
+        limits: { wallMs: fn.limits.jobWallMs, cpuMs: Math.max(fn.limits.cpuMs, this.options.jobCpuMs) },
+      });
+      outcome = succeeded(value, fn.version);
+    } catch (error) {
+      const stop = controller.signal.aborted ? (controller.signal.reason as Stop) : undefined;
+      if (stop?.why === "sleep") outcome = { kind: "sleep", delayMs: sleepMs ?? 0, version: fn.version };
+      else if (stop?.why === "shutdown") outcome = { kind: "released" };
+      else if (stop?.why === "cancel") return; // the job is cancelled already (or another worker holds it)
+      else outcome = this.failure(job, fn, error);
+    }
+    if (await this.finish(job, outcome)) {
+      if (outcome.kind === "succeeded" || outcome.kind === "failed") this.notifier.notify({ ...job, status: outcome.kind, finishedAt: new Date(), ...(outcome.kind === "succeeded" ? { result: JSON.parse(outcome.result) } : { error: outcome.error }) });
+    }
+  }
+
+  private failure(job: JobRow, fn: ActiveFunction, error: unknown): Outcome {
+    const failure = error instanceof InvocationError ? error : undefined;
+    const jobError: JobError = {
+      code: failure?.code ?? "ERR_INTERNAL",
+      message: failure?.message ?? "The job could not be run",
+      ...(failure?.guestStack ? { stack: failure.guestStack } : {}),
+      ...(failure?.guestName ? { name: failure.guestName } : {}),
+    };
+    const final = failure?.guestName === "NonRetriableError" || failure?.code === "ERR_NO_HANDLER";
+    if (final || job.attempts >= job.maxAttempts) return { kind: "failed", error: jobError, version: fn.version };
+    const retryAfter = failure?.guestName === "RetryAfterError" && failure.retryAfterMs !== undefined ? Math.max(0, failure.retryAfterMs) : undefined;
+    return { kind: "retry", error: jobError, delayMs: retryAfter ?? backoffMs(job.attempts, fn.manifest.jobs?.backoff), version: fn.version };
+  }
+
+  /**
+   * Writes the attempt's outcome, retrying while the database is away: a finished attempt is not
+   * given up for a restart of Postgres. Stops once the lease cannot be ours any more.
+   */
+  private async finish(job: JobRow, outcome: Outcome): Promise<boolean> {
+    const leaseEnds = Date.now() + this.options.leaseMs;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        return await finishAttempt(this.db, this.worker, job.id, outcome);
+      } catch {
+        // Past the lease, the sweeper may have handed the job to another worker: stop trying.
+        if (Date.now() > leaseEnds + 60_000) return false;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  /** Renews the leases of running jobs; an attempt whose lease was lost is stopped (another worker has the job). */
+  private async heartbeat(): Promise<void> {
+    const ids = [...this.running.keys()];
+    if (ids.length === 0) return;
+    const held = await renewLeases(this.db, this.worker, ids, this.options.leaseMs);
+    for (const id of ids) {
+      const running = this.running.get(id);
+      // A job that finished since the ids were read is not running any more: nothing to stop.
+      if (running && !held.has(id) && !running.controller.signal.aborted) this.stop(id, new Stop("cancel", "The job's lease was lost"));
+    }
+  }
+
+  private async housekeeping(): Promise<void> {
+    const before = new Date(Date.now() - this.options.retentionHours * 3_600_000);
+    while ((await deleteFinishedJobs(this.db, before, 1000)) === 1000 && !this.stopping);
+    await this.notifier.redeliverMissed();
+  }
+}
+
+function succeeded(value: unknown, version: number): Outcome {
+  let result: string | undefined;
+  try {
+    result = JSON.stringify(value === undefined ? null : value);
+  } catch (error) {
+    return { kind: "failed", error: { code: "ERR_FUNCTION_THREW", message: `The job's result is not JSON-serialisable: ${(error as Error).message}` }, version };
+  }
+  if (result === undefined) result = "null";
+  if (result.length > MAX_STEP_RESULT_CHARS) {
+    return { kind: "failed", error: { code: "ERR_RESULT_TOO_LARGE", message: `The job returned ${result.length} characters of JSON; a result may hold at most ${MAX_STEP_RESULT_CHARS}` }, version };
+  }
+  return { kind: "succeeded", result, version };
+}
