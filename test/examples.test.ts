@@ -59,6 +59,47 @@ describe("examples", () => {
     assert.deepEqual(JSON.parse(result.body), { hello: "lin" });
   });
 
+  test("research-agent: 202 with a job id at once, durable steps, isobox jobs enqueue --wait, jobs, jobs show", async () => {
+    const manifest = join(dir, "research.json");
+    await writeFile(manifest, JSON.stringify({ routes: { auth: "public" }, fetch: { allow: [`127.0.0.1:${stubPort}`] }, secrets: ["MODEL_API_KEY", "MODEL_API_URL"] }));
+    for (const [name, value] of [["MODEL_API_KEY", "sk-test-secret-123"], ["MODEL_API_URL", `http://127.0.0.1:${stubPort}/v1`]]) {
+      assert.equal((await cli(["secrets", "set", name], env, value)).code, 0);
+    }
+    const deployed = await cli(["deploy", "examples/research-agent.ts", "--manifest", manifest, "--json"], env);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const { url } = JSON.parse(deployed.stdout);
+    const before = seen.length;
+
+    const accepted = await fetch(url, { method: "POST", body: JSON.stringify({ url: `http://127.0.0.1:${stubPort}/page/1` }) });
+    assert.equal(accepted.status, 202);
+    const { id, poll } = await json(accepted);
+    let job: any;
+    for (let i = 0; i < 200 && job?.status !== "succeeded"; i++) {
+      job = await json(await fetch(url + poll));
+      if (job.status !== "succeeded") await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(job.id, id);
+    assert.equal(job.status, "succeeded", JSON.stringify(job));
+    assert.equal(job.result.summary, "A short summary.");
+    assert.deepEqual(job.steps.map((step: any) => step.name), ["fetch-page", "summarize"]);
+    assert.deepEqual(seen.slice(before).map((s) => s.path), ["/page/1", "/v1/chat/completions"]);
+
+    const waited = await cli(["jobs", "enqueue", "research-agent", "--payload", JSON.stringify({ url: `http://127.0.0.1:${stubPort}/page/2` }), "--wait"], env);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.match(waited.stderr, /succeeded attempt 1\/5, 2 steps/);
+    assert.match(waited.stdout, /✓ fetch-page/);
+    assert.match(waited.stdout, /result: \{"url":"http:\/\/127\.0\.0\.1:\d+\/page\/2","summary":"A short summary\."\}/);
+
+    const listed = await cli(["jobs", "--function", "research-agent", "--json"], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(JSON.parse(listed.stdout).counts.succeeded, 2);
+    const shown = await cli(["jobs", "show", id], env);
+    assert.match(shown.stdout, new RegExp(`^${id}\\s+research-agent\\s+succeeded`));
+    const missing = await cli(["jobs", "show", "no-such-job"], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no job no-such-job/);
+  });
+
   test("deploy errors are one clear line", async () => {
     const broken = join(dir, "broken.ts");
     await writeFile(broken, "export default { fetch() { return 1 +; } }");

@@ -71,7 +71,7 @@ describe("jobs", () => {
     }`, { routes: { auth: "public" } }, tenant);
     const response = await fetch(url, { method: "POST", body: JSON.stringify({ text: "hello world" }) });
     assert.equal(response.status, 202);
-    const { id } = await response.json();
+    const { id } = (await response.json()) as { id: string };
     const job = await waitFor(id);
     assert.equal(job.status, "succeeded");
     assert.deepEqual(job.result, { summary: "hello", attempt: 1 });
@@ -129,8 +129,8 @@ describe("jobs", () => {
     assert.equal(first.body.created, true);
     assert.equal(second.body.created, false);
     const fnUrl = `${t.url}/fn/${tenant}/once`;
-    const a = await (await fetch(fnUrl)).json();
-    const b = await (await fetch(fnUrl)).json();
+    const a: any = await (await fetch(fnUrl)).json();
+    const b: any = await (await fetch(fnUrl)).json();
     assert.equal(a.id, b.id);
     assert.notEqual(a.id, first.body.id);
     const list = await t.api("GET", `/api/tenants/${tenant}/jobs?function=once`);
@@ -309,7 +309,7 @@ describe("jobs", () => {
       },
       async job(payload, env, ctx) { return ctx.step.run("double", () => payload.n * 2); },
     }`, { routes: { auth: "public" } }, tenant);
-    const { id } = await (await fetch(url)).json();
+    const { id } = (await (await fetch(url)).json()) as { id: string };
     let job: any;
     for (let i = 0; i < 100 && job?.status !== "succeeded"; i++) {
       job = await (await fetch(`${url}?id=${id}`)).json();

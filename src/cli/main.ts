@@ -5,6 +5,7 @@ import { deployFile } from "./deploy.ts";
 import { invokeFunction } from "./invoke.ts";
 import { CliError, output } from "./output.ts";
 import { listSecrets, rotateKey, setSecret } from "./secrets.ts";
+import { changeJob, enqueueJob, listJobs, showJob } from "./jobs.ts";
 
 const USAGE = `Usage: isobox <command> [options]
 
@@ -12,6 +13,10 @@ Commands:
   start [--port N] [--workers N] [--demo] [--data-dir DIR]   run an Isobox node
   deploy <file> [--name N] [--tenant T] [--manifest FILE]    bundle and deploy a function
   invoke <name> [--tenant T] [--path /p] [-X METHOD] [-d DATA] [-H "K: V"]   call a function
+  jobs [--tenant T] [--function F] [--status S] [--limit N]  list jobs with counts by status
+  jobs show <id>                                              a job with its steps, result or error
+  jobs enqueue <name> [--payload JSON] [--key K] [--delay MS] [--wait]   start a job (--wait: until it ends)
+  jobs cancel <id> | jobs retry <id>                          stop a job, or run a failed one again
   secrets set <NAME> [--tenant T] [--value V]                 set a secret (value from stdin by default)
   secrets list [--tenant T]                                   list secret names
   secrets rotate-key                                          re-encrypt every secret under a new master key
@@ -62,6 +67,19 @@ async function run(argv: string[]): Promise<void> {
       if (positionals.length !== 1) throw new CliError(`invoke needs a function name: isobox invoke <name>`, 2);
       await invokeFunction(apiClient(), output(!!values.json), positionals[0], { ...values, headers: values.header });
       return;
+    }
+    case "jobs": {
+      const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;
+      const { values, positionals } = parse(more, {
+        tenant: { type: "string" }, function: { type: "string" }, status: { type: "string" }, limit: { type: "string" },
+        payload: { type: "string" }, key: { type: "string" }, delay: { type: "string" }, wait: { type: "boolean" },
+      });
+      const out = output(!!values.json);
+      if (sub === "list" && positionals.length === 0) return listJobs(apiClient(), out, values);
+      if (sub === "show" && positionals.length === 1) return showJob(apiClient(), out, positionals[0], values);
+      if (sub === "enqueue" && positionals.length === 1) return enqueueJob(apiClient(), out, positionals[0], values);
+      if ((sub === "cancel" || sub === "retry") && positionals.length === 1) return changeJob(apiClient(), out, sub, positionals[0], values);
+      throw new CliError("usage: isobox jobs [list] | jobs show <id> | jobs enqueue <name> | jobs cancel <id> | jobs retry <id>", 2);
     }
     case "secrets": {
       const [sub, ...more] = rest;
