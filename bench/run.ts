@@ -1,5 +1,5 @@
 // npm run bench: every benchmark in one run on this machine, each table with its peer.
-// `npm run bench -- --quick` for a short run.
+// `npm run bench -- --quick` for a short run; `--only jobs` (or http, cold-start) for one of them.
 import { cpus, totalmem } from "node:os";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,9 +7,13 @@ import { join } from "node:path";
 import { createIsobox, type Isobox } from "../src/index.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchHttp } from "./http.ts";
+import { benchJobs } from "./jobs.ts";
 import { ensurePeers } from "./peers.ts";
 
 const quick = process.argv.includes("--quick");
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const wanted = (name: string) => only === undefined || only === name;
 ensurePeers();
 const dirs: string[] = [];
 async function box(httpRunSampleRate: number): Promise<Isobox> {
@@ -19,14 +23,18 @@ async function box(httpRunSampleRate: number): Promise<Isobox> {
   return createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate });
 }
 
-const recorded = await box(1);
-const unrecorded = await box(0);
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
-try {
-  console.log(await benchHttp({ recorded, unrecorded }, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
-  console.log(await benchColdStart(recorded, quick ? 20 : 200));
-} finally {
-  await recorded.close();
-  await unrecorded.close();
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+if (wanted("http") || wanted("cold-start")) {
+  const recorded = await box(1);
+  const unrecorded = await box(0);
+  try {
+    if (wanted("http")) console.log(await benchHttp({ recorded, unrecorded }, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
+    if (wanted("cold-start")) console.log(await benchColdStart(recorded, quick ? 20 : 200));
+  } finally {
+    await recorded.close();
+    await unrecorded.close();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
 }
+// Its own boxes and databases, after the others are closed so that their runners are not polling.
+if (wanted("jobs")) console.log(await benchJobs({ jobs: quick ? 1000 : 5000, samples: quick ? 50 : 200, concurrency: 50 }));
