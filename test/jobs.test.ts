@@ -340,6 +340,19 @@ describe("jobs", () => {
     assert.equal(Math.max(...peaks), 2, `peaks ${peaks}`);
   });
 
+  test("a function's backlog at its concurrency does not hold up other functions' jobs", async () => {
+    await t.deploy("backlogged", `export default { async job() { await new Promise((resolve) => setTimeout(resolve, 100)); } }`, { jobs: { concurrency: 1 } }, tenant);
+    const backlog: string[] = [];
+    // More than a claim looks at (2 × 25 candidates), so a backlog that filled the window would show.
+    for (let i = 0; i < 120; i++) backlog.push((await enqueue("backlogged", {})).body.id);
+    await t.deploy("unhindered", `export default { job(payload) { return payload } }`, {}, tenant);
+    const other = await waitFor((await enqueue("unhindered", { payload: "behind the backlog" })).body.id);
+    assert.equal(other.status, "succeeded");
+    const counts = (await t.api("GET", `/api/tenants/${tenant}/jobs?function=backlogged`)).body.counts;
+    assert.ok(counts.queued > 90, `the backlog is still there: ${JSON.stringify(counts)}`);
+    for (const id of backlog) await t.api("POST", `${jobUrl(id)}/cancel`);
+  });
+
   test("a notify URL gets a Standard Webhooks-signed POST when the job finishes", async () => {
     await t.deploy("notified", `export default { job(payload) { return { echoed: payload } } }`, {}, tenant);
     const { body } = await enqueue("notified", { payload: "hi", notify: `http://127.0.0.1:${stub.port}/done` });

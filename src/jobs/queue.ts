@@ -111,9 +111,12 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<{ id: string; sta
 export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: number, skip: string[] = []): Promise<JobRow[]> {
   const rows = await db.rows(sql`
     with candidates as (
-      select id, tenant, function, concurrency, priority, run_at from jobs
+      select id, tenant, function, concurrency, priority, run_at from jobs j
       where status = 'queued' and run_at <= now()
         and (tenant || '/' || function) not in (select jsonb_array_elements_text(${JSON.stringify(skip)}::jsonb))
+        -- A function at its concurrency is passed over here, not after the limit: otherwise its
+        -- backlog would fill every batch and starve the functions queued behind it.
+        and (concurrency is null or (select count(*) from jobs r where r.status = 'running' and r.tenant = j.tenant and r.function = j.function) < concurrency)
       order by priority desc, run_at, id
       limit ${limit * 2}::int
       for update skip locked

@@ -130,8 +130,10 @@ export class JobRunner {
         for (const job of jobs) this.startAttempt(job);
         if (jobs.length === want) this.again = true;
       } while (this.again && !this.stopping);
+      // A due job that was not claimed waits on its function's concurrency (freed by another
+      // node's attempt, which sends no NOTIFY): look again soon, not in a busy loop.
       const due = await nextDueAt(this.db);
-      if (due) nextIn = Math.min(nextIn, Math.max(20, due.getTime() - Date.now()));
+      if (due) nextIn = Math.min(nextIn, Math.max(due.getTime() - Date.now(), 0) || 250);
     } catch {
       // The database is away (restarting, unreachable): try again, less often the longer it lasts.
       nextIn = Math.min(5000, 250 * 2 ** Math.min(this.failures++, 5));
