@@ -1,6 +1,6 @@
 // The database tables. drizzle-kit generates schema/migrations from this file.
 import { sql } from "drizzle-orm";
-import { index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -134,3 +134,49 @@ export const jobSteps = pgTable("job_steps", {
   startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
   durationMs: real("duration_ms").notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.name] })]);
+
+/**
+ * A function's cron schedules, replaced from its manifest on every deploy or rollback. Every node
+ * ticks; `next_at` is advanced with a compare-and-set and each fire's job has the key
+ * `cron:<name>:<scheduledTime>`, so a fire becomes one job however many nodes saw it.
+ */
+export const schedules = pgTable("schedules", {
+  tenant: text("tenant").notNull(),
+  function: text("function").notNull(),
+  name: text("name").notNull(),
+  cron: text("cron").notNull(),
+  timezone: text("timezone"),
+  payload: jsonb("payload"),
+  overlap: text("overlap").$type<"skip" | "allow">().notNull(),
+  missed: text("missed").$type<"skip" | "once" | "all">().notNull(),
+  paused: boolean("paused").notNull().default(false),
+  nextAt: timestamp("next_at", { withTimezone: true }).notNull(),
+  lastScheduledAt: timestamp("last_scheduled_at", { withTimezone: true }),
+  lastJobId: text("last_job_id"),
+  createdAt: createdAt(),
+}, (t) => [
+  primaryKey({ columns: [t.tenant, t.function, t.name] }),
+  index("schedules_due").on(t.nextAt).where(sql`not paused`),
+]);
+
+/**
+ * Webhook deliveries: accepted ones with their body and the job they started (one per provider
+ * delivery id), and rejected ones without the body, so a user can see why a provider's calls fail.
+ */
+export const webhookEvents = pgTable("webhook_events", {
+  id: text("id").primaryKey(),
+  tenant: text("tenant").notNull(),
+  function: text("function").notNull(),
+  hook: text("hook").notNull(),
+  deliveryId: text("delivery_id"),
+  status: text("status").$type<"accepted" | "rejected">().notNull(),
+  /** Why a delivery was refused: {code, message}. */
+  reason: jsonb("reason").$type<{ code: string; message: string }>(),
+  headers: jsonb("headers").$type<Record<string, string>>().notNull(),
+  body: text("body"),
+  jobId: text("job_id"),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  uniqueIndex("webhook_events_delivery").on(t.tenant, t.function, t.hook, t.deliveryId).where(sql`status = 'accepted'`),
+  index("webhook_events_tenant_received").on(t.tenant, t.receivedAt.desc(), t.id.desc()),
+]);

@@ -42,6 +42,8 @@ export const ConfigSchema = z.object({
   quotaCpuMsPerMinute: int(0).optional(),
   /** Whether this process runs jobs (a node may only serve HTTP and enqueue). */
   jobRunner: z.union([z.boolean(), z.stringbool()]).default(true),
+  /** Whether this process turns due cron fires into jobs (every node may: a fire is one job whoever sees it). */
+  scheduler: z.union([z.boolean(), z.stringbool()]).default(true),
   /** Job attempts one process runs at once. */
   jobConcurrency: int(1).default(50),
   /** How long a claimed job is held without a heartbeat before another node may take it. */
@@ -82,6 +84,7 @@ const ENV: Record<keyof Config, string> = {
   quotaRequestsPerSecond: "ISOBOX_QUOTA_REQUESTS_PER_SECOND",
   quotaCpuMsPerMinute: "ISOBOX_QUOTA_CPU_MS_PER_MINUTE",
   jobRunner: "ISOBOX_JOB_RUNNER",
+  scheduler: "ISOBOX_SCHEDULER",
   jobConcurrency: "ISOBOX_JOB_CONCURRENCY",
   jobLeaseMs: "ISOBOX_JOB_LEASE_MS",
   jobPollMs: "ISOBOX_JOB_POLL_MS",

@@ -17,6 +17,8 @@ export type ErrorCode =
   | "ERR_RATE_LIMITED"
   | "ERR_QUOTA_EXCEEDED" // a count or size quota of the tenant (functions, memory)
   | "ERR_NO_HANDLER" // the function lacks the handler this trigger needs
+  | "ERR_BAD_SIGNATURE" // a webhook delivery whose signature does not verify
+  | "ERR_STALE_TIMESTAMP" // a webhook delivery signed too long ago (or in the future)
   | "ERR_FUNCTION_THREW"
   | "ERR_CPU_LIMIT"
   | "ERR_MEMORY_LIMIT"
@@ -37,6 +39,8 @@ export const STATUS: Record<ErrorCode, number> = {
   ERR_RATE_LIMITED: 429,
   ERR_QUOTA_EXCEEDED: 403,
   ERR_NO_HANDLER: 501,
+  ERR_BAD_SIGNATURE: 401,
+  ERR_STALE_TIMESTAMP: 401,
   ERR_FUNCTION_THREW: 500,
   ERR_CPU_LIMIT: 503,
   ERR_MEMORY_LIMIT: 503,

@@ -16,6 +16,7 @@ import { RunRecorder } from "./telemetry/recorder.ts";
 import { guestServices } from "./jobs/guest-services.ts";
 import { Notifier } from "./jobs/notify.ts";
 import { JobRunner } from "./jobs/runner.ts";
+import { Scheduler } from "./jobs/cron.ts";
 import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
 import { ensureDefaultTenant } from "./tenancy/tenants.ts";
 import { TenantLimiter } from "./tenancy/quotas.ts";
@@ -88,6 +89,8 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     jobCpuMs: config.jobCpuMs,
   }) : undefined;
   await runner?.start();
+  const scheduler = config.scheduler ? new Scheduler(db, registry) : undefined;
+  scheduler?.start();
 
   let ready = true;
   let inflight = 0;
@@ -105,6 +108,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   let closing: Promise<void> | undefined;
   const close = () => closing ??= (async () => {
     ready = false;
+    await scheduler?.stop();
     const requests = inflight === 0 ? undefined : new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, config.drainMs);
       drained = () => { clearTimeout(timer); resolve(); };

@@ -8,6 +8,7 @@ import { parseManifest, type Manifest } from "./manifest.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { getFunction, getVersion, insertVersion, listFunctions, setActiveVersion } from "./store.ts";
+import { replaceSchedules } from "../jobs/schedules.ts";
 
 export const MAX_CODE_BYTES = 10 * 1024 * 1024;
 
@@ -41,6 +42,7 @@ export async function deployFunction(db: Db, registry: FunctionRegistry, limiter
     throw new IsoboxError("ERR_COMPILE", `${problem.message}${where}`, { details: { line: problem.line, column: problem.column } });
   }
   const version = await insertVersion(db.orm, tenant, name, input.code, manifest, input.sourceMap ?? null);
+  await replaceSchedules(db, tenant, name, manifest.schedules ?? []);
   await registry.changed(tenant, name);
   return { name, version };
 }
@@ -48,8 +50,11 @@ export async function deployFunction(db: Db, registry: FunctionRegistry, limiter
 export async function rollbackFunction(db: Db, registry: FunctionRegistry, tenant: string, name: string, version: number): Promise<Deployed> {
   if (!Number.isInteger(version) || version < 1) throw new IsoboxError("ERR_BAD_REQUEST", "version: expected a positive integer");
   if (!(await getFunction(db.orm, tenant, name))) throw new IsoboxError("ERR_NOT_FOUND", `Function ${tenant}/${name} does not exist`);
-  if (!(await getVersion(db.orm, tenant, name, version))) throw new IsoboxError("ERR_NOT_FOUND", `Function ${tenant}/${name} has no version ${version}`);
+  const row = await getVersion(db.orm, tenant, name, version);
+  if (!row) throw new IsoboxError("ERR_NOT_FOUND", `Function ${tenant}/${name} has no version ${version}`);
   await setActiveVersion(db.orm, tenant, name, version);
+  // The schedules are the serving version's.
+  await replaceSchedules(db, tenant, name, parseManifest(row.manifest).schedules ?? []);
   await registry.changed(tenant, name);
   return { name, version };
 }

@@ -1,5 +1,6 @@
 // The function manifest (DESIGN.md section 2): what a function may do and how it is served.
 // Strict: an unknown key or a bad value is refused with a message that names the field.
+import { Cron } from "croner";
 import { z } from "zod";
 import { isAllowRule } from "../capabilities/egress.ts";
 import { IsoboxError } from "../errors.ts";
@@ -27,15 +28,51 @@ const Secrets = z.union([
 ]);
 
 const Webhook = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i),
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, "1-63 of a-z, 0-9, - and _"),
   verify: z.strictObject({
     scheme: z.enum(["stripe", "github", "standard", "hmac-sha256"]),
-    secret: z.string().regex(SECRET_NAME),
-    header: z.string().optional(),
+    /** The tenant secret holding the signing secret (several, one per line, during a rotation). */
+    secret: z.string().regex(SECRET_NAME, "secret names are UPPER_SNAKE_CASE"),
+    /** hmac-sha256: the header carrying the signature. */
+    header: z.string().regex(/^[a-z0-9-]+$/i, "a header name").optional(),
     encoding: z.enum(["hex", "base64"]).optional(),
-    timestampHeader: z.string().optional(),
-    toleranceSeconds: z.number().int().min(1).optional(),
-  }),
+    /** hmac-sha256: a header with a Unix timestamp, signed as "<timestamp>.<body>" and checked for age. */
+    timestampHeader: z.string().regex(/^[a-z0-9-]+$/i, "a header name").optional(),
+    /** hmac-sha256: the header with the provider's delivery id (redeliveries start no second job). */
+    idHeader: z.string().regex(/^[a-z0-9-]+$/i, "a header name").optional(),
+    toleranceSeconds: z.number().int().min(1).max(86_400).optional(),
+  }).refine((verify) => verify.scheme !== "hmac-sha256" || verify.header !== undefined, { message: "hmac-sha256 needs the signature's header", path: ["header"] }),
+});
+
+/** Whether croner reads the expression in the zone (a bad zone only fails when a time is computed). */
+function cronProblem(cron: string, timezone: string | undefined): string | undefined {
+  try {
+    new Cron(cron, { timezone, paused: true }).nextRun();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split(". Original error")[0];
+  }
+}
+
+const Schedule = z.strictObject({
+  /** Names the schedule in the API and in its jobs' keys; defaults to its index. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, "1-63 of a-z, 0-9, - and _").optional(),
+  /** Cron expression; a sixth leading field is seconds. */
+  cron: z.string().min(1).max(200),
+  /** IANA zone, e.g. "Europe/Berlin"; default UTC. */
+  timezone: z.string().min(1).max(100).optional(),
+  payload: z.unknown().optional(),
+  /** skip: no fire while the previous fire's job is queued or running. */
+  overlap: z.enum(["skip", "allow"]).optional(),
+  /** Fires missed while no node ran: skip them, run the latest once, or all (at most 100). */
+  missed: z.enum(["skip", "once", "all"]).optional(),
+}).superRefine((schedule, ctx) => {
+  if (schedule.timezone !== undefined && cronProblem("* * * * *", schedule.timezone)) {
+    ctx.addIssue({ code: "custom", path: ["timezone"], message: `unknown time zone "${schedule.timezone}" (expected an IANA name such as "Europe/Berlin")` });
+    return;
+  }
+  const problem = cronProblem(schedule.cron, schedule.timezone);
+  if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: `invalid cron expression "${schedule.cron}": ${problem}` });
 });
 
 export const ManifestSchema = z.strictObject({
@@ -48,14 +85,8 @@ export const ManifestSchema = z.strictObject({
     backoff: z.strictObject({ baseMs: z.number().int().min(0).optional(), maxMs: z.number().int().min(0).optional() }).optional(),
     concurrency: z.number().int().min(1).max(10_000).optional(),
   }).optional(),
-  schedules: z.array(z.strictObject({
-    cron: z.string().min(1),
-    timezone: z.string().optional(),
-    payload: z.unknown().optional(),
-    overlap: z.enum(["skip", "allow"]).optional(),
-    missed: z.enum(["skip", "once", "all"]).optional(),
-  })).max(50).optional(),
-  webhooks: z.array(Webhook).max(50).optional(),
+  schedules: z.array(Schedule).max(50).refine(uniqueNames, "two schedules with the same name").optional(),
+  webhooks: z.array(Webhook).max(50).refine(uniqueNames, "two webhooks with the same name").optional(),
   tool: z.strictObject({
     description: z.string().min(1).max(4000),
     input: z.record(z.string(), z.unknown()).optional(),
@@ -63,6 +94,13 @@ export const ManifestSchema = z.strictObject({
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
+export type ScheduleSpec = z.infer<typeof Schedule>;
+export type WebhookSpec = z.infer<typeof Webhook>;
+
+function uniqueNames(items: { name?: string }[]): boolean {
+  const names = items.map((item, i) => item.name ?? String(i));
+  return new Set(names).size === names.length;
+}
 
 /** Manifest values with every default filled in, as the runtime uses them. */
 export interface ResolvedLimits {

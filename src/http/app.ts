@@ -8,6 +8,8 @@ import { functionRoutes } from "./functions.ts";
 import { healthRoutes } from "./health.ts";
 import { invokeRoutes } from "./invoke.ts";
 import { jobRoutes } from "./jobs.ts";
+import { scheduleRoutes } from "./schedules.ts";
+import { hookIntakeRoutes, webhookRoutes } from "./hooks.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { runRoutes } from "./runs.ts";
 import { secretRoutes } from "./secrets.ts";
@@ -24,6 +26,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
 
   app.route("/", healthRoutes(services));
   app.route("/", invokeRoutes(services));
+  app.route("/", hookIntakeRoutes(services));
 
   const api = new Hono();
   api.route("/", openApiRoutes());
@@ -32,6 +35,8 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   api.route("/tenants/:tenant/functions", functionRoutes(services));
   api.route("/tenants/:tenant", jobRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
+  api.route("/tenants/:tenant/schedules", scheduleRoutes(services));
+  api.route("/tenants/:tenant/webhooks", webhookRoutes(services));
   api.route("/tenants/:tenant/secrets", secretRoutes(services.secrets, services.db.orm));
   api.post("/secrets/rotate-key", async (c) => {
     requireAdmin(c);

@@ -3,6 +3,7 @@ import { Hono, type Context } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { deployFunction, rollbackFunction } from "../functions/deploy.ts";
 import { deleteFunction, getFunction, getVersion, listFunctions, listVersions } from "../functions/store.ts";
+import { deleteSchedules } from "../jobs/schedules.ts";
 import { scopedTenant } from "./auth.ts";
 import { baseUrl, readJson } from "./json.ts";
 import { DeployFunction, Rollback } from "./schemas.ts";
@@ -66,6 +67,7 @@ export function functionRoutes(services: Services): Hono {
     const tenant = scopedTenant(c);
     const name = c.req.param("name");
     if (!(await deleteFunction(db.orm, tenant, name))) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
+    await deleteSchedules(db, tenant, name);
     await registry.changed(tenant, name);
     return c.json({ name, deleted: true });
   });

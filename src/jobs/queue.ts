@@ -325,3 +325,45 @@ export async function saveStep(db: Db, worker: string, step: StepWrite): Promise
     returning name`);
   return rows.length > 0;
 }
+
+export async function jobStatus(db: Db, id: string): Promise<JobStatus | undefined> {
+  const [row] = await db.rows<{ status: JobStatus }>(sql`select status from jobs where id = ${id}`);
+  return row?.status;
+}
+
+export interface NewDelivery {
+  eventId: string;
+  hook: string;
+  deliveryId: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Stores an accepted webhook delivery and its job in one statement (so one is never without the
+ * other), keyed by the provider's delivery id: a redelivery gets the first delivery's event and
+ * job back and starts nothing.
+ */
+export async function acceptDelivery(db: Db, delivery: NewDelivery, job: NewJob): Promise<{ eventId: string; jobId: string; created: boolean }> {
+  const [row] = await db.rows<{ eventId: string; jobId: string }>(sql`
+    with event as (
+      insert into webhook_events (id, tenant, function, hook, delivery_id, status, headers, body, job_id)
+      values (${delivery.eventId}, ${job.tenant}, ${job.function}, ${delivery.hook}, ${delivery.deliveryId}, 'accepted', ${JSON.stringify(delivery.headers)}::jsonb, ${delivery.body}, ${job.id})
+      on conflict (tenant, function, hook, delivery_id) where status = 'accepted' do nothing
+      returning id, job_id
+    ),
+    job as (
+      insert into jobs (id, tenant, function, trigger, payload, status, max_attempts, priority, key, concurrency, trace_id)
+      select ${job.id}, ${job.tenant}, ${job.function}, 'webhook', ${job.payload}::jsonb, 'queued', ${job.maxAttempts}, ${job.priority},
+        ${job.key ?? null}, ${job.concurrency ?? null}, ${job.traceId}
+      from event
+      returning id
+    )
+    select event.id as "eventId", job.id as "jobId", pg_notify(${JOBS_CHANNEL}, '') from event join job on true`);
+  if (row) return { ...row, created: true };
+  const [existing] = await db.rows<{ eventId: string; jobId: string }>(sql`
+    select id as "eventId", job_id as "jobId" from webhook_events
+    where tenant = ${job.tenant} and function = ${job.function} and hook = ${delivery.hook} and delivery_id = ${delivery.deliveryId} and status = 'accepted'`);
+  if (!existing) throw new Error("acceptDelivery: the delivery id conflicted, but no event holds it");
+  return { ...existing, created: false };
+}

@@ -14,6 +14,7 @@ import {
   type JobError, type JobRow, type Outcome,
 } from "./queue.ts";
 import { MAX_STEP_RESULT_CHARS } from "./guest-services.ts";
+import { deleteOldEvents } from "../webhooks/events.ts";
 
 export interface RunnerOptions {
   /** Attempts this process runs at once. */
@@ -250,6 +251,7 @@ export class JobRunner {
   private async housekeeping(): Promise<void> {
     const before = new Date(Date.now() - this.options.retentionHours * 3_600_000);
     while ((await deleteFinishedJobs(this.db, before, 1000)) === 1000 && !this.stopping);
+    await deleteOldEvents(this.db, before);
     await this.notifier.redeliverMissed();
   }
 }

@@ -1,0 +1,117 @@
+// POST /hooks/:tenant/:function/:hook: webhook intake (verified by signature, not by API key),
+// and /api/tenants/:tenant/webhooks: the hooks to paste into providers, the deliveries, replays.
+import { randomUUID } from "node:crypto";
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { IsoboxError } from "../errors.ts";
+import { listFunctions } from "../functions/store.ts";
+import { enqueue } from "../jobs/enqueue.ts";
+import { getEvent, listEvents, setEventJob, type EventRow } from "../webhooks/events.ts";
+import { MAX_WEBHOOK_BYTES, receive, storedHeaders, webhookPayload } from "../webhooks/intake.ts";
+import { WebhookRejected } from "../webhooks/signature.ts";
+import { scopedTenant } from "./auth.ts";
+import { readBody } from "./body.ts";
+import { fromZod } from "./errors.ts";
+import { baseUrl } from "./json.ts";
+import type { Services } from "./services.ts";
+
+const EventsQuery = z.strictObject({
+  function: z.string().optional(),
+  hook: z.string().optional(),
+  status: z.enum(["accepted", "rejected"]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional(),
+});
+
+export function hookIntakeRoutes(services: Services): Hono {
+  const app = new Hono();
+  app.post("/hooks/:tenant/:function/:hook", async (c) => {
+    const tenant = c.req.param("tenant");
+    const name = c.req.param("function");
+    const fn = await services.registry.get(tenant, name);
+    if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
+    // An oversized body is refused like a bad signature: recorded, so the user sees why.
+    const body = await readBody(c.req.raw, MAX_WEBHOOK_BYTES).then(
+      (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      () => new WebhookRejected("ERR_BODY_TOO_LARGE", `The body is larger than ${MAX_WEBHOOK_BYTES} bytes`),
+    );
+    const received = await receive(services.db, services.secrets, fn, c.req.param("hook"), storedHeaders(c.req.raw.headers), body);
+    return c.json({ eventId: received.eventId, jobId: received.jobId }, 202);
+  });
+  return app;
+}
+
+function eventView(event: EventRow, full: boolean) {
+  return {
+    id: event.id,
+    function: event.function,
+    hook: event.hook,
+    status: event.status,
+    ...(event.deliveryId ? { deliveryId: event.deliveryId } : {}),
+    ...(event.reason ? { reason: event.reason } : {}),
+    ...(event.jobId ? { jobId: event.jobId } : {}),
+    receivedAt: event.receivedAt.toISOString(),
+    ...(full ? { headers: event.headers, ...(event.body === null ? {} : { body: event.body }) } : {}),
+  };
+}
+
+export function webhookRoutes(services: Services): Hono {
+  const { db, registry } = services;
+  const app = new Hono();
+
+  // Every webhook of the tenant's functions, with the URL to give the provider.
+  app.get("/", async (c) => {
+    const tenant = scopedTenant(c);
+    const hooks = [];
+    for (const row of await listFunctions(db.orm, tenant)) {
+      const fn = await registry.get(tenant, row.name);
+      for (const hook of fn?.manifest.webhooks ?? []) {
+        hooks.push({ function: row.name, hook: hook.name, scheme: hook.verify.scheme, secret: hook.verify.secret, url: `${baseUrl(c)}/hooks/${tenant}/${row.name}/${hook.name}` });
+      }
+    }
+    return c.json({ webhooks: hooks });
+  });
+
+  app.get("/events", async (c) => {
+    const tenant = scopedTenant(c);
+    const query = EventsQuery.safeParse(c.req.query());
+    if (!query.success) throw fromZod(query.error, "query");
+    const { cursor, limit, ...filter } = query.data;
+    const rows = await listEvents(db, tenant, { ...filter, limit: limit + 1, cursor: cursor ? decodeCursor(cursor) : undefined });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return c.json({
+      events: page.map((event) => eventView(event, false)),
+      nextCursor: rows.length > limit ? Buffer.from(`${last.receivedAt.toISOString()}|${last.id}`).toString("base64url") : null,
+    });
+  });
+
+  const find = async (c: Context) => {
+    const tenant = scopedTenant(c);
+    const event = await getEvent(db, tenant, c.req.param("id") ?? "");
+    if (!event) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} has no webhook event ${c.req.param("id")}`);
+    return { tenant, event };
+  };
+
+  app.get("/events/:id", async (c) => c.json(eventView((await find(c)).event, true)));
+
+  // Runs an accepted delivery again as a new job (the provider is not involved).
+  app.post("/events/:id/replay", async (c) => {
+    const { tenant, event } = await find(c);
+    if (event.status !== "accepted" || event.body === null) throw new IsoboxError("ERR_CONFLICT", `Event ${event.id} was rejected (${event.reason?.code}); only accepted deliveries can be replayed`);
+    const fn = await registry.get(tenant, event.function);
+    if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${event.function}`);
+    const job = await enqueue(db, fn, webhookPayload(event.headers, event.body), { key: `webhook:${event.hook}:${event.deliveryId}:replay:${randomUUID()}` }, { trigger: "webhook" });
+    await setEventJob(db, event.id, job.id);
+    return c.json({ eventId: event.id, jobId: job.id }, 202);
+  });
+
+  return app;
+}
+
+function decodeCursor(cursor: string): { receivedAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
+  const receivedAt = new Date(at);
+  if (!id || Number.isNaN(receivedAt.getTime())) throw new IsoboxError("ERR_BAD_REQUEST", "query.cursor: not a cursor this API returned", { details: { field: "query.cursor" } });
+  return { receivedAt, id };
+}

@@ -1,0 +1,64 @@
+// Webhook deliveries as stored: rejected ones recorded, lists and single events read back.
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+
+export interface EventRow {
+  id: string;
+  function: string;
+  hook: string;
+  deliveryId: string | null;
+  status: "accepted" | "rejected";
+  reason: { code: string; message: string } | null;
+  headers: Record<string, string>;
+  body: string | null;
+  jobId: string | null;
+  receivedAt: Date;
+}
+
+const COLUMNS = sql.raw(`id, function, hook, delivery_id as "deliveryId", status, reason, headers, body, job_id as "jobId", received_at as "receivedAt"`);
+const SUMMARY = sql.raw(`id, function, hook, delivery_id as "deliveryId", status, reason, null as headers, null as body, job_id as "jobId", received_at as "receivedAt"`);
+
+function toRow(row: Record<string, unknown>): EventRow {
+  const event = row as unknown as EventRow;
+  event.receivedAt = new Date(event.receivedAt);
+  return event;
+}
+
+export async function recordRejected(db: Db, event: { id: string; tenant: string; function: string; hook: string; reason: { code: string; message: string }; headers: Record<string, string> }): Promise<void> {
+  await db.rows(sql`
+    insert into webhook_events (id, tenant, function, hook, status, reason, headers)
+    values (${event.id}, ${event.tenant}, ${event.function}, ${event.hook}, 'rejected', ${JSON.stringify(event.reason)}::jsonb, ${JSON.stringify(event.headers)}::jsonb)`);
+}
+
+export interface EventFilter {
+  function?: string;
+  hook?: string;
+  status?: "accepted" | "rejected";
+  limit: number;
+  cursor?: { receivedAt: Date; id: string };
+}
+
+export async function listEvents(db: Db, tenant: string, filter: EventFilter): Promise<EventRow[]> {
+  const conditions = [sql`tenant = ${tenant}`];
+  if (filter.function) conditions.push(sql`function = ${filter.function}`);
+  if (filter.hook) conditions.push(sql`hook = ${filter.hook}`);
+  if (filter.status) conditions.push(sql`status = ${filter.status}`);
+  if (filter.cursor) conditions.push(sql`(received_at, id) < (${filter.cursor.receivedAt.toISOString()}::timestamptz, ${filter.cursor.id})`);
+  const rows = await db.rows(sql`select ${SUMMARY} from webhook_events where ${sql.join(conditions, sql` and `)} order by received_at desc, id desc limit ${filter.limit}::int`);
+  return rows.map(toRow);
+}
+
+export async function getEvent(db: Db, tenant: string, id: string): Promise<EventRow | undefined> {
+  const [row] = await db.rows(sql`select ${COLUMNS} from webhook_events where tenant = ${tenant} and id = ${id}`);
+  return row ? toRow(row) : undefined;
+}
+
+/** Points an event at the job its replay started. */
+export async function setEventJob(db: Db, id: string, jobId: string): Promise<void> {
+  await db.rows(sql`update webhook_events set job_id = ${jobId} where id = ${id}`);
+}
+
+/** Deletes deliveries received before `before` (their jobs follow the jobs' own retention). */
+export async function deleteOldEvents(db: Db, before: Date): Promise<void> {
+  await db.rows(sql`delete from webhook_events where received_at < ${before.toISOString()}::timestamptz`);
+}
