@@ -6,6 +6,7 @@ import { invokeFunction } from "./invoke.ts";
 import { CliError, output } from "./output.ts";
 import { listSecrets, rotateKey, setSecret } from "./secrets.ts";
 import { changeJob, enqueueJob, listJobs, showJob } from "./jobs.ts";
+import { changeSchedule, listDeliveries, listHooks, listSchedules, replayDelivery } from "./schedules.ts";
 
 const USAGE = `Usage: isobox <command> [options]
 
@@ -17,6 +18,11 @@ Commands:
   jobs show <id>                                              a job with its steps, result or error
   jobs enqueue <name> [--payload JSON] [--key K] [--delay MS] [--wait]   start a job (--wait: until it ends)
   jobs cancel <id> | jobs retry <id>                          stop a job, or run a failed one again
+  schedules [--tenant T]                                      schedules with their next fires and last run
+  schedules trigger|pause|resume <id>                         fire one now, pause, resume (id: function.name)
+  hooks [--tenant T]                                          each webhook's URL to paste into the provider
+  hooks events [--function F] [--status accepted|rejected]    deliveries, with why rejected ones were refused
+  hooks replay <event id>                                     run a delivery again
   secrets set <NAME> [--tenant T] [--value V]                 set a secret (value from stdin by default)
   secrets list [--tenant T]                                   list secret names
   secrets rotate-key                                          re-encrypt every secret under a new master key
@@ -80,6 +86,23 @@ async function run(argv: string[]): Promise<void> {
       if (sub === "enqueue" && positionals.length === 1) return enqueueJob(apiClient(), out, positionals[0], values);
       if ((sub === "cancel" || sub === "retry") && positionals.length === 1) return changeJob(apiClient(), out, sub, positionals[0], values);
       throw new CliError("usage: isobox jobs [list] | jobs show <id> | jobs enqueue <name> | jobs cancel <id> | jobs retry <id>", 2);
+    }
+    case "schedules": {
+      const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;
+      const { values, positionals } = parse(more, { tenant: { type: "string" } });
+      const out = output(!!values.json);
+      if (sub === "list" && positionals.length === 0) return listSchedules(apiClient(), out, values);
+      if ((sub === "trigger" || sub === "pause" || sub === "resume") && positionals.length === 1) return changeSchedule(apiClient(), out, sub, positionals[0], values);
+      throw new CliError("usage: isobox schedules | schedules trigger|pause|resume <function.name>", 2);
+    }
+    case "hooks": {
+      const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;
+      const { values, positionals } = parse(more, { tenant: { type: "string" }, function: { type: "string" }, status: { type: "string" } });
+      const out = output(!!values.json);
+      if (sub === "list" && positionals.length === 0) return listHooks(apiClient(), out, values);
+      if (sub === "events" && positionals.length === 0) return listDeliveries(apiClient(), out, values);
+      if (sub === "replay" && positionals.length === 1) return replayDelivery(apiClient(), out, positionals[0], values);
+      throw new CliError("usage: isobox hooks | hooks events | hooks replay <event id>", 2);
     }
     case "secrets": {
       const [sub, ...more] = rest;
