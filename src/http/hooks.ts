@@ -6,7 +6,7 @@ import { z } from "zod";
 import { IsoboxError } from "../errors.ts";
 import { listFunctions } from "../functions/store.ts";
 import { enqueue } from "../jobs/enqueue.ts";
-import { getEvent, listEvents, setEventJob, type EventRow } from "../webhooks/events.ts";
+import { getEvent, listEvents, type EventRow } from "../webhooks/events.ts";
 import { MAX_WEBHOOK_BYTES, receive, storedHeaders, webhookPayload } from "../webhooks/intake.ts";
 import { WebhookRejected } from "../webhooks/signature.ts";
 import { scopedTenant } from "./auth.ts";
@@ -95,14 +95,14 @@ export function webhookRoutes(services: Services): Hono {
 
   app.get("/events/:id", async (c) => c.json(eventView((await find(c)).event, true)));
 
-  // Runs an accepted delivery again as a new job (the provider is not involved).
+  // Runs an accepted delivery again as a new job (the provider is not involved). The event keeps
+  // pointing at the job its delivery started: a redelivery still answers with that one.
   app.post("/events/:id/replay", async (c) => {
     const { tenant, event } = await find(c);
     if (event.status !== "accepted" || event.body === null) throw new IsoboxError("ERR_CONFLICT", `Event ${event.id} was rejected (${event.reason?.code}); only accepted deliveries can be replayed`);
     const fn = await registry.get(tenant, event.function);
     if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${event.function}`);
     const job = await enqueue(db, fn, webhookPayload(event.headers, event.body), { key: `webhook:${event.hook}:${event.deliveryId}:replay:${randomUUID()}` }, { trigger: "webhook" });
-    await setEventJob(db, event.id, job.id);
     return c.json({ eventId: event.id, jobId: job.id }, 202);
   });
 

@@ -13,7 +13,8 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 export const EnqueueOptionsSchema = z.strictObject({
-  key: z.string().min(1).max(256).optional(),
+  // cron: and webhook: keys belong to schedules' and deliveries' jobs.
+  key: z.string().min(1).max(256).refine((key) => !/^(cron|webhook):/.test(key), "keys starting with cron: or webhook: are reserved").optional(),
   delayMs: z.number().int().min(0).max(YEAR_MS).optional(),
   maxAttempts: z.number().int().min(1).max(100).optional(),
   priority: z.number().int().min(-1000).max(1000).optional(),

@@ -53,12 +53,12 @@ export async function getEvent(db: Db, tenant: string, id: string): Promise<Even
   return row ? toRow(row) : undefined;
 }
 
-/** Points an event at the job its replay started. */
-export async function setEventJob(db: Db, id: string, jobId: string): Promise<void> {
-  await db.rows(sql`update webhook_events set job_id = ${jobId} where id = ${id}`);
-}
-
-/** Deletes deliveries received before `before` (their jobs follow the jobs' own retention). */
+/**
+ * Deletes deliveries received before `before` whose job is gone too: while its job exists, an
+ * event must stay, or a late redelivery would start a second job.
+ */
 export async function deleteOldEvents(db: Db, before: Date): Promise<void> {
-  await db.rows(sql`delete from webhook_events where received_at < ${before.toISOString()}::timestamptz`);
+  await db.rows(sql`
+    delete from webhook_events e where received_at < ${before.toISOString()}::timestamptz
+      and (job_id is null or not exists (select 1 from jobs j where j.id = e.job_id))`);
 }
