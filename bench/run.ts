@@ -37,4 +37,4 @@ if (wanted("http") || wanted("cold-start")) {
   }
 }
 // Its own boxes and databases, after the others are closed so that their runners are not polling.
-if (wanted("jobs")) console.log(await benchJobs({ jobs: quick ? 1000 : 5000, samples: quick ? 50 : 200, concurrency: 50 }));
+if (wanted("jobs")) console.log(await benchJobs({ jobs: quick ? 1000 : 5000, samples: quick ? 50 : 200, rounds: quick ? 1 : 3, concurrency: 50 }));
