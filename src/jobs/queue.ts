@@ -117,7 +117,7 @@ export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: 
         -- A function at its concurrency is passed over here, not after the limit: otherwise its
         -- backlog would fill every batch and starve the functions queued behind it.
         and (concurrency is null or (select count(*) from jobs r where r.status = 'running' and r.tenant = j.tenant and r.function = j.function) < concurrency)
-      order by priority desc, run_at, id
+      order by priority desc nulls last, run_at, id
       limit ${limit * 2}::int
       for update skip locked
     ),
@@ -186,6 +186,20 @@ export async function finishAttempt(db: Db, worker: string, id: string, outcome:
       break;
   }
   return rows.length > 0;
+}
+
+/**
+ * Ends many succeeded attempts in one statement: one commit (one WAL flush) for a batch instead of
+ * one each, which bounded no-op jobs at ~1,700/s on Postgres (2 cores). Returns the ids whose
+ * lease was still held (the others were written by no one: see finishAttempt).
+ */
+export async function completeJobs(db: Db, worker: string, done: { id: string; result: string; version: number }[]): Promise<Set<string>> {
+  const rows = await db.rows<{ id: string }>(sql`
+    update jobs set status = 'succeeded', result = r.result::jsonb, error = null, finished_at = now(), locked_by = null, locked_until = null, version = r.version
+    from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as r(id text, result text, version int)
+    where jobs.id = r.id and jobs.status = 'running' and jobs.locked_by = ${worker}
+    returning jobs.id`);
+  return new Set(rows.map((row) => row.id));
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ActiveFunction, FunctionRegistry } from "../functions/registry.ts"
 import { guestServices } from "./guest-services.ts";
 import type { Notifier } from "./notify.ts";
 import {
-  CANCEL_CHANNEL, claimJobs, deleteFinishedJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
+  CANCEL_CHANNEL, claimJobs, completeJobs, deleteFinishedJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
   type JobError, type JobRow, type Outcome,
 } from "./queue.ts";
 import { MAX_STEP_RESULT_CHARS } from "./guest-services.ts";
@@ -31,8 +31,8 @@ interface Running {
   controller: AbortController;
 }
 
-/** Most jobs one claim takes: larger batches starve other nodes of work (graphile-worker uses 1–50). */
-const MAX_BATCH = 25;
+/** Most jobs one claim takes: larger batches let one node hoard work that others could start. */
+const MAX_BATCH = 50;
 const DEFAULT_BACKOFF = { baseMs: 1000, maxMs: 3_600_000 };
 
 /** Exponential backoff with equal jitter: half the delay is fixed, half random, so retries spread out. */
@@ -61,6 +61,8 @@ export class JobRunner {
   private unlisten: (() => Promise<void>)[] = [];
   /** Database failures in a row; spaces out retries while the database is away. */
   private failures = 0;
+  /** Succeeded attempts waiting to be written together (see completeJobs). */
+  private completions: { id: string; result: string; version: number; written(held: boolean): void; failed(error: unknown): void }[] = [];
 
   constructor(deps: { db: Db; registry: FunctionRegistry; invoker: Invoker; notifier: Notifier }, options: RunnerOptions) {
     this.db = deps.db;
@@ -227,12 +229,31 @@ export class JobRunner {
     const leaseEnds = Date.now() + this.options.leaseMs;
     for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
       try {
+        if (outcome.kind === "succeeded") return await this.complete(job.id, outcome.result, outcome.version);
         return await finishAttempt(this.db, this.worker, job.id, outcome);
       } catch {
         // Past the lease, the sweeper may have handed the job to another worker: stop trying.
         if (Date.now() > leaseEnds + 60_000) return false;
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
+    }
+  }
+
+  /** Queues a success for the next batch: the attempts that end within one turn of the event loop share a statement. */
+  private complete(id: string, result: string, version: number): Promise<boolean> {
+    return new Promise((written, failed) => {
+      if (this.completions.length === 0) setImmediate(() => void this.flushCompletions());
+      this.completions.push({ id, result, version, written, failed });
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    const batch = this.completions.splice(0);
+    try {
+      const held = await completeJobs(this.db, this.worker, batch.map(({ id, result, version }) => ({ id, result, version })));
+      for (const item of batch) item.written(held.has(item.id));
+    } catch (error) {
+      for (const item of batch) item.failed(error);
     }
   }
 
