@@ -1,5 +1,5 @@
 // npm run bench: every benchmark in one run on this machine, each table with its peer.
-// `npm run bench -- --quick` for a short run; `--only jobs` (or http, cold-start) for one of them.
+// `npm run bench -- --quick` for a short run; `--only jobs` (or http, cold-start, webhooks) for one of them.
 import { cpus, totalmem } from "node:os";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { createIsobox, type Isobox } from "../src/index.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchHttp } from "./http.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchWebhooks } from "./webhooks.ts";
 import { ensurePeers } from "./peers.ts";
 
 const quick = process.argv.includes("--quick");
@@ -24,6 +25,14 @@ async function box(httpRunSampleRate: number): Promise<Isobox> {
 }
 
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
+if (wanted("webhooks")) {
+  const hooks = await box(1);
+  try {
+    console.log(await benchWebhooks(hooks, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
+  } finally {
+    await hooks.close();
+  }
+}
 if (wanted("http") || wanted("cold-start")) {
   const recorded = await box(1);
   const unrecorded = await box(0);
