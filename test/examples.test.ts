@@ -1,6 +1,7 @@
 // The examples, deployed with the isobox CLI and called over HTTP as a user would.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -98,6 +99,49 @@ describe("examples", () => {
     const missing = await cli(["jobs", "show", "no-such-job"], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no job no-such-job/);
+  });
+
+  test("github-triage: isobox hooks shows the URL; a signed delivery is acknowledged, then posts to Slack once; schedules and replay from the CLI", async () => {
+    const manifest = join(dir, "triage.json");
+    await writeFile(manifest, JSON.stringify({
+      fetch: { allow: [`127.0.0.1:${stubPort}`] },
+      secrets: ["GITHUB_WEBHOOK_SECRET", "SLACK_WEBHOOK_URL"],
+      webhooks: [{ name: "github", verify: { scheme: "github", secret: "GITHUB_WEBHOOK_SECRET" } }],
+      schedules: [{ name: "digest", cron: "0 9 * * 1-5", timezone: "Europe/Berlin" }],
+    }));
+    for (const [name, value] of [["GITHUB_WEBHOOK_SECRET", "gh-secret"], ["SLACK_WEBHOOK_URL", `http://127.0.0.1:${stubPort}/slack`]]) {
+      assert.equal((await cli(["secrets", "set", name], env, value)).code, 0);
+    }
+    assert.equal((await cli(["deploy", "examples/github-triage.ts", "--manifest", manifest], env)).code, 0);
+
+    const hooks = await cli(["hooks"], env);
+    assert.equal(hooks.code, 0, hooks.stderr);
+    const hookUrl = `${t.url}/hooks/default/github-triage/github`;
+    assert.ok(hooks.stdout.includes(hookUrl), hooks.stdout);
+    const schedules = await cli(["schedules"], env);
+    assert.match(schedules.stdout, /github-triage\.digest\s+0 9 \* \* 1-5 \(Europe\/Berlin\)\s+next 20\d\d-/);
+
+    const body = JSON.stringify({ action: "opened", issue: { number: 42, title: "Crash on start", html_url: "https://github.com/o/r/issues/42" } });
+    const signature = `sha256=${createHmac("sha256", "gh-secret").update(body).digest("hex")}`;
+    const before = seen.length;
+    const delivered = await fetch(hookUrl, { method: "POST", headers: { "x-hub-signature-256": signature, "x-github-delivery": "d-42", "x-github-event": "issues", "content-type": "application/json" }, body });
+    assert.equal(delivered.status, 202);
+    const { eventId, jobId } = await json(delivered);
+    let job: any;
+    for (let i = 0; i < 200 && job?.status !== "succeeded"; i++) {
+      job = (await t.api("GET", `/api/tenants/default/jobs/${jobId}`)).body;
+      if (job.status !== "succeeded") await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(job.result, { notified: 42 });
+    assert.deepEqual(seen.slice(before).map((s) => [s.path, s.body.text]), [["/slack", "New issue #42: <https://github.com/o/r/issues/42|Crash on start>"]]);
+
+    const forged = await fetch(hookUrl, { method: "POST", headers: { "x-hub-signature-256": signature, "x-github-delivery": "d-43" }, body: body.replace("42", "43") });
+    assert.equal(forged.status, 401);
+    const events = await cli(["hooks", "events", "--status", "rejected"], env);
+    assert.match(events.stdout, /github-triage\/github\s+rejected .*ERR_BAD_SIGNATURE/);
+    const replayed = await cli(["hooks", "replay", eventId, "--json"], env);
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.notEqual(JSON.parse(replayed.stdout).jobId, jobId);
   });
 
   test("deploy errors are one clear line", async () => {
