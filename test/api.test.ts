@@ -203,6 +203,13 @@ describe("management API", () => {
     assert.equal(doc.openapi, "3.1.0");
     assert.ok(doc.paths["/api/tenants/{tenant}/functions/{name}"].put.requestBody);
     assert.ok(doc.components.schemas.Manifest.properties.limits);
+    assert.ok(doc.paths["/api/tenants/{tenant}/functions/{name}/jobs"].post.requestBody);
+    // Every management route the app serves is in the document.
+    const missing = t.box.app.routes
+      .filter((route) => route.path.startsWith("/api/") && route.method !== "ALL" && route.path !== "/api/openapi.json")
+      .map((route) => [route.method.toLowerCase(), route.path.replace(/:(\w+)/g, "{$1}")])
+      .filter(([method, path]) => !doc.paths[path]?.[method]);
+    assert.deepEqual(missing, []);
   });
 
   test("runs are recorded with their logs", async () => {

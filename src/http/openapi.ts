@@ -3,13 +3,15 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ManifestSchema } from "../functions/manifest.ts";
-import { CreateTenant, DeployFunction, Rollback, UpdateTenant } from "./schemas.ts";
+import { CreateTenant, DeployFunction, EnqueueBody, Rollback, SetSecret, UpdateTenant } from "./schemas.ts";
 
 const json = (schema: z.ZodType) => ({ content: { "application/json": { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) } } });
 const error = { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
 const ok = (description: string) => ({ description, content: { "application/json": { schema: { type: "object" } } } });
 const tenant = { name: "tenant", in: "path", required: true, schema: { type: "string" } };
 const fn = { name: "name", in: "path", required: true, schema: { type: "string" } };
+const id = { name: "id", in: "path", required: true, schema: { type: "string" } };
+const query = (...names: string[]) => names.map((name) => ({ name, in: "query", schema: { type: "string" } }));
 
 function operation(summary: string, params: object[], responses: Record<string, object>, body?: z.ZodType) {
   return { summary, parameters: params, ...(body ? { requestBody: { required: true, ...json(body) } } : {}), responses: { ...responses, default: error } };
@@ -57,6 +59,52 @@ export function openApiDocument(): object {
       },
       "/api/tenants/{tenant}/functions/{name}/rollback": {
         post: operation("Serve an earlier version", [tenant, fn], { 200: ok("{name, version, url}") }, Rollback),
+      },
+      "/api/tenants/{tenant}/secrets": {
+        get: operation("List secret names (never values)", [tenant], { 200: ok("{secrets}") }),
+      },
+      "/api/tenants/{tenant}/secrets/{name}": {
+        put: operation("Set a secret (encrypted at rest)", [tenant, fn], { 200: ok("{name, updatedAt}") }, SetSecret),
+        delete: operation("Delete a secret", [tenant, fn], { 200: ok("Deleted") }),
+      },
+      "/api/secrets/rotate-key": {
+        post: operation("Re-encrypt every secret under the first master key (admin)", [], { 200: ok("{keyId, reencrypted}") }),
+      },
+      "/api/tenants/{tenant}/functions/{name}/jobs": {
+        post: operation("Start a job; the same key again returns the same job", [tenant, fn], { 202: ok("{id, status, created}") }, EnqueueBody),
+      },
+      "/api/tenants/{tenant}/jobs": {
+        get: operation("List jobs, newest first, with counts by status", [tenant, ...query("function", "status", "limit", "cursor")], { 200: ok("{jobs, nextCursor, counts}") }),
+      },
+      "/api/tenants/{tenant}/jobs/{id}": {
+        get: operation("A job with its steps, result or error", [tenant, id], { 200: ok("The job") }),
+      },
+      "/api/tenants/{tenant}/jobs/{id}/cancel": {
+        post: operation("Cancel a queued or running job", [tenant, id], { 200: ok("The job") }),
+      },
+      "/api/tenants/{tenant}/jobs/{id}/retry": {
+        post: operation("Queue a failed or cancelled job again", [tenant, id], { 202: ok("The job") }),
+      },
+      "/api/tenants/{tenant}/jobs/notify-secret": {
+        get: operation("The secret signing the tenant's job notifications (Standard Webhooks)", [tenant], { 200: ok("{secret}") }),
+      },
+      "/api/tenants/{tenant}/schedules": {
+        get: operation("Schedules with their next fires and last run", [tenant], { 200: ok("{schedules}") }),
+      },
+      ...Object.fromEntries(["trigger", "pause", "resume"].map((action) => [`/api/tenants/{tenant}/schedules/{id}/${action}`, {
+        post: operation(`${action[0].toUpperCase()}${action.slice(1)} a schedule (id: function.name)`, [tenant, id], { [action === "trigger" ? 202 : 200]: ok("The schedule or the fired job") }),
+      }])),
+      "/api/tenants/{tenant}/webhooks": {
+        get: operation("The tenant's webhooks with the URL to give each provider", [tenant], { 200: ok("{webhooks}") }),
+      },
+      "/api/tenants/{tenant}/webhooks/events": {
+        get: operation("Webhook deliveries, accepted and rejected, newest first", [tenant, ...query("function", "hook", "status", "limit", "cursor")], { 200: ok("{events, nextCursor}") }),
+      },
+      "/api/tenants/{tenant}/webhooks/events/{id}": {
+        get: operation("A delivery with its headers (and body, when accepted)", [tenant, id], { 200: ok("The event") }),
+      },
+      "/api/tenants/{tenant}/webhooks/events/{id}/replay": {
+        post: operation("Run an accepted delivery again as a new job", [tenant, id], { 202: ok("{eventId, jobId}") }),
       },
       "/api/tenants/{tenant}/runs": {
         get: operation("List runs, newest first", [tenant, ...["function", "trigger", "status", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } }))], { 200: ok("{runs, nextCursor}") }),
