@@ -54,12 +54,70 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefin
   }
 }
 
+/** Server codes for "your connection was terminated": the statement did not run. */
+const TERMINATED = new Set(["57P01", "57P02", "57P03"]);
+/** What postgres.js rejects with when the server or the network drops a connection. */
+const CONNECTION_ERRORS = new Set([...TERMINATED, "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "ECONNRESET", "ECONNREFUSED", "EPIPE"]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * postgres.js 3.4.9 keeps the "terminating connection" error (57P01) of a connection that the
+ * server killed and hands it to the next query on the reconnected socket (porsager/postgres#1223):
+ * after a Postgres restart, queries failed seconds after the node was ready again. That query
+ * never ran, so it is sent again. Only termination codes are retried: a statement cut off by a
+ * network error may have committed.
+ */
+function retryingTerminated<C extends ((...args: never[]) => unknown) & { unsafe: Function }>(client: C): C {
+  const run = async <T>(work: () => PromiseLike<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= 2 || !TERMINATED.has(codeOf(error) ?? "")) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 3 ** attempt));
+      }
+    }
+  };
+  const unsafe = (query: string, params?: unknown[], options?: unknown) => {
+    const start = () => client.unsafe(query, params, options);
+    return {
+      then: (resolve: (value: unknown) => unknown, reject: (error: unknown) => unknown) => run(() => start()).then(resolve, reject),
+      values: () => run(() => start().values()),
+    };
+  };
+  return new Proxy(client, { get: (target, key, receiver) => (key === "unsafe" ? unsafe : Reflect.get(target, key, receiver)) });
+}
+
+/**
+ * postgres.js 3.4.9 drops the promise of a connection's first type query (connection.js:564):
+ * when the server kills the connection during it, the rejection is unhandled and would end the
+ * process (porsager/postgres#1192). The connection's own close handling covers it, so connection
+ * errors are only logged while a Postgres database is open; any other unhandled rejection still
+ * ends the process as it would without this listener (unless the embedder has listeners of its own).
+ */
+function tolerateDriverRejections(): () => void {
+  const listener = (reason: unknown) => {
+    if (CONNECTION_ERRORS.has(codeOf(reason) ?? "")) {
+      console.error(`isobox: a database connection failed (${codeOf(reason)}); it is reopened on the next query`);
+      return;
+    }
+    if (process.listenerCount("unhandledRejection") === 1) throw reason;
+  };
+  process.on("unhandledRejection", listener);
+  return () => process.off("unhandledRejection", listener);
+}
+
 async function connectPostgres(url: string, max: number): Promise<Db & { migrate(): Promise<void> }> {
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
   const { migrate } = await import("drizzle-orm/postgres-js/migrator");
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
-  const pgOrm = drizzle(client, { schema: tables });
+  const untolerate = tolerateDriverRejections();
+  const pgOrm = drizzle(retryingTerminated(client), { schema: tables });
   const orm = pgOrm as unknown as Database;
   return {
     kind: "postgres",
@@ -73,7 +131,10 @@ async function connectPostgres(url: string, max: number): Promise<Db & { migrate
       await client.notify(channel, payload);
     },
     ping: async (timeoutMs = 2000) => (await withTimeout(client`select 1`.then(() => true, () => false), timeoutMs)) ?? false,
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await client.end({ timeout: 5 });
+      untolerate();
+    },
     async migrate() {
       // One connection holds the lock for the whole migration; others wait, then find it done.
       const lock = await client.reserve();

@@ -85,8 +85,8 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
       const saved = await saveStep(db, attempt.worker, {
         jobId: attempt.job.id, name, kind: "run", status: error ? "failed" : "succeeded", result: error ? null : end.value ?? null,
         error, attempt: attempt.job.attempts, startedAt, durationMs,
-      }).catch((cause) => {
-        throw new Error(`Step "${name}": its result could not be stored (${(cause as Error).message.slice(0, 200)})`);
+      }).catch(() => {
+        throw new Error(`Step "${name}": its result could not be stored (the database did not answer); the job will be retried`);
       });
       if (!saved) fail(`Step "${name}": this attempt no longer holds the job (it was cancelled or its lease expired)`);
       return null;
@@ -107,5 +107,18 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
       return new Promise(() => {});
     },
   };
-  return (op, arg) => services[op](arg);
+  // A guest sees its own mistakes (TypeErrors) and a plain word for the host's failures, never
+  // the host's SQL or driver messages.
+  return (op, arg) => services[op](arg).catch((error: unknown) => {
+    if (error instanceof TypeError || (error instanceof Error && error.message.startsWith("Step \""))) throw error;
+    throw new Error(`ctx.${OP_NAMES[op]}: the job store is unavailable right now; try again (in a job: the attempt is retried)`);
+  });
 }
+
+const OP_NAMES: Record<ServiceCallName, string> = {
+  enqueue: "enqueue",
+  getJob: "jobs.get",
+  stepBegin: "step.run",
+  stepEnd: "step.run",
+  stepSleep: "step.sleep",
+};
