@@ -18,6 +18,7 @@ import postgres from "postgres";
 import { createIsobox, type Isobox } from "../src/index.ts";
 import { median, percentile, table } from "./load.ts";
 import { BENCH_DIR } from "./peers.ts";
+import { SERVER, withDatabase } from "./postgres.ts";
 
 export interface JobsBenchOptions {
   /** No-op jobs in the throughput run. */
@@ -242,14 +243,8 @@ export async function measureGraphile(url: string, options: JobsBenchOptions): P
 // ---------------------------------------------------------------------------------------------
 
 /** The server's URL with another database. */
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 export async function benchJobs(options: JobsBenchOptions): Promise<string> {
-  const server = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const server = SERVER;
   const admin = postgres(withDatabase(server, "postgres"), { max: 1, onnotice: () => {}, connect_timeout: 5 });
   const suffix = randomBytes(4).toString("hex");
   const isoboxDb = `isobox_bench_jobs_${suffix}`;

@@ -10,6 +10,8 @@ import { benchHttp } from "./http.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchWebhooks } from "./webhooks.ts";
 import { ensurePeers } from "./peers.ts";
+import { scratchDatabase } from "./postgres.ts";
+import { randomBytes } from "node:crypto";
 
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
@@ -17,20 +19,22 @@ const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const wanted = (name: string) => only === undefined || only === name;
 ensurePeers();
 const dirs: string[] = [];
-async function box(httpRunSampleRate: number): Promise<Isobox> {
+async function box(httpRunSampleRate: number, databaseUrl = process.env.DATABASE_URL): Promise<Isobox> {
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-bench-"));
   dirs.push(dataDir);
   // On a shared Postgres each node needs the same master key.
-  return createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate });
+  return createIsobox({ dataDir, databaseUrl, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate });
 }
 
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
 if (wanted("webhooks")) {
-  const hooks = await box(1);
+  const database = await scratchDatabase(`isobox_bench_hooks_${randomBytes(4).toString("hex")}`);
+  const boxes: [string, () => Promise<Isobox>][] = [[process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite", () => box(1)]];
+  if (database && !process.env.DATABASE_URL) boxes.push(["Postgres", () => box(1, database.url)]);
   try {
-    console.log(await benchWebhooks(hooks, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
+    console.log(await benchWebhooks(boxes, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
   } finally {
-    await hooks.close();
+    await database?.drop();
   }
 }
 if (wanted("http") || wanted("cold-start")) {

@@ -26,7 +26,8 @@ async function load(url: string, connections: number, seconds: number) {
   return { rps: result.requests.average as number, p50: result.latency.p50 as number, p99: result.latency.p99 as number, bad: (result.errors + result.timeouts + result.non2xx) as number };
 }
 
-export async function benchWebhooks(box: Isobox, options: { rounds: number; seconds: number; connections: number }): Promise<string> {
+/** Deploys the receiving function with its secret; returns the intake URL once served. */
+async function receiver(box: Isobox): Promise<{ close(): void; url: string }> {
   const secret = await box.fetch(new Request("http://box/api/tenants/default/secrets/BENCH_HOOK_SECRET", {
     method: "PUT", headers: { authorization: `Bearer ${box.adminToken.value}`, "content-type": "application/json" }, body: JSON.stringify({ value: SECRET }),
   }));
@@ -35,29 +36,45 @@ export async function benchWebhooks(box: Isobox, options: { rounds: number; seco
     code: `export default { job(payload) { return payload.event.action } }`,
     manifest: { webhooks: [{ name: "github", verify: { scheme: "github", secret: "BENCH_HOOK_SECRET" } }] },
   });
-  const isobox = await listen(box.app.fetch);
+  const served = await listen(box.app.fetch);
+  return { close: served.close, url: `${served.url}/hooks/default/hook/github` };
+}
+
+/**
+ * `boxes`: how to open each Isobox node to measure (one per database), by label. Each is opened,
+ * measured and closed in turn: a node still running the jobs of its deliveries would slow the next.
+ */
+export async function benchWebhooks(boxes: [string, () => Promise<Isobox>][], options: { rounds: number; seconds: number; connections: number }): Promise<string> {
+  const results = new Map<string, Awaited<ReturnType<typeof load>>[]>();
+  const measure = async (label: string, url: string) => {
+    results.set(label, []);
+    for (let round = 0; round < options.rounds; round++) results.get(label)!.push(await load(url, options.connections, options.seconds));
+  };
+  for (const [label, open] of boxes) {
+    const box = await open();
+    const served = await receiver(box);
+    try {
+      await measure(`Isobox intake: verify, store, 202 (${label})`, served.url);
+    } finally {
+      served.close();
+      await box.close();
+    }
+  }
   const plain = new Hono();
   plain.post("/", async (c) => c.json({ eventId: "x", jobId: "y", bytes: (await c.req.arrayBuffer()).byteLength }, 202));
   const hono = await listen(plain.fetch);
-  const targets = [
-    { label: "Isobox webhook intake (verify, store, 202)", url: `${isobox.url}/hooks/default/hook/github` },
-    { label: "plain Hono route answering 202", url: `${hono.url}/` },
-  ];
-  const results = new Map(targets.map((t) => [t.label, [] as Awaited<ReturnType<typeof load>>[]]));
   try {
-    for (let round = 0; round < options.rounds; round++) {
-      for (const { label, url } of targets) results.get(label)!.push(await load(url, options.connections, options.seconds));
-    }
+    await measure("plain Hono route answering 202", `${hono.url}/`);
   } finally {
-    isobox.close();
     hono.close();
   }
+  const targets = [...results.keys()].map((label) => ({ label }));
   const rows = targets.map(({ label }) => {
     const r = results.get(label)!;
     return [label, median(r.map((x) => x.rps)), median(r.map((x) => x.p50)), median(r.map((x) => x.p99)), r.reduce((n, x) => n + x.bad, 0)];
   });
   return table(
-    `Webhook acknowledgement, GitHub-signed deliveries (each a new event and job, run meanwhile), ${options.connections} connections, ${options.rounds}×${options.seconds}s, medians`,
+    `Webhook acknowledgement, GitHub-signed deliveries (each a new event and job, run meanwhile), ${options.connections} connections, ${options.rounds}×${options.seconds}s per target, medians`,
     ["target", "acks/s", "p50 ms", "p99 ms", "errors"],
     rows,
   );
