@@ -182,3 +182,19 @@ export const webhookEvents = pgTable("webhook_events", {
   uniqueIndex("webhook_events_delivery").on(t.tenant, t.function, t.hook, t.deliveryId).where(sql`status = 'accepted'`),
   index("webhook_events_tenant_received").on(t.tenant, t.receivedAt.desc(), t.id.desc()),
 ]);
+
+/** The steps one run went through (a job attempt's step.run and step.sleep calls), in order. */
+export const runSteps = pgTable("run_steps", {
+  runId: text("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+  seq: integer("seq").notNull(),
+  name: text("name").notNull(),
+  /** succeeded, failed, replayed (a stored result returned without running), sleeping. */
+  status: text("status").notNull(),
+  /** Milliseconds from the run's start. */
+  offsetMs: real("offset_ms").notNull(),
+  durationMs: real("duration_ms").notNull(),
+  outputBytes: integer("output_bytes"),
+  /** The start of the result's JSON, truncated. */
+  preview: text("preview"),
+  error: jsonb("error").$type<{ name: string; message: string }>(),
+}, (t) => [primaryKey({ columns: [t.runId, t.seq] })]);

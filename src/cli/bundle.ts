@@ -17,6 +17,8 @@ export async function bundleFunction(file: string): Promise<Bundle> {
   try {
     const result = await build({
       entryPoints: [resolve(file)],
+      // Source paths in the map (and so in stored stacks) are relative to the entry's folder.
+      absWorkingDir: dirname(resolve(file)),
       bundle: true,
       write: false,
       format: "esm",

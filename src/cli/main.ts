@@ -6,6 +6,7 @@ import { invokeFunction } from "./invoke.ts";
 import { CliError, output } from "./output.ts";
 import { listSecrets, rotateKey, setSecret } from "./secrets.ts";
 import { changeJob, enqueueJob, listJobs, showJob } from "./jobs.ts";
+import { listRuns, showRun } from "./runs.ts";
 import { changeSchedule, listDeliveries, listHooks, listSchedules, replayDelivery } from "./schedules.ts";
 
 const USAGE = `Usage: isobox <command> [options]
@@ -18,6 +19,8 @@ Commands:
   jobs show <id>                                              a job with its steps, result or error
   jobs enqueue <name> [--payload JSON] [--key K] [--delay MS] [--wait]   start a job (--wait: until it ends)
   jobs cancel <id> | jobs retry <id>                          stop a job, or run a failed one again
+  runs [--function F] [--trigger T] [--status S] [--limit N]  runs, newest first
+  runs show <id>                                              a run: its steps as a timeline, error, logs
   schedules [--tenant T]                                      schedules with their next fires and last run
   schedules trigger|pause|resume <id>                         fire one now, pause, resume (id: function.name)
   hooks [--tenant T]                                          each webhook's URL to paste into the provider
@@ -86,6 +89,14 @@ async function run(argv: string[]): Promise<void> {
       if (sub === "enqueue" && positionals.length === 1) return enqueueJob(apiClient(), out, positionals[0], values);
       if ((sub === "cancel" || sub === "retry") && positionals.length === 1) return changeJob(apiClient(), out, sub, positionals[0], values);
       throw new CliError("usage: isobox jobs [list] | jobs show <id> | jobs enqueue <name> | jobs cancel <id> | jobs retry <id>", 2);
+    }
+    case "runs": {
+      const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;
+      const { values, positionals } = parse(more, { tenant: { type: "string" }, function: { type: "string" }, trigger: { type: "string" }, status: { type: "string" }, limit: { type: "string" } });
+      const out = output(!!values.json);
+      if (sub === "list" && positionals.length === 0) return listRuns(apiClient(), out, values);
+      if (sub === "show" && positionals.length === 1) return showRun(apiClient(), out, positionals[0], values);
+      throw new CliError("usage: isobox runs | runs show <id>", 2);
     }
     case "schedules": {
       const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;

@@ -11,11 +11,13 @@ import { redact, type SecretStore } from "../capabilities/secrets.ts";
 import { FetchDenied } from "../capabilities/egress.ts";
 import { pinCheck } from "../capabilities/secret-pins.ts";
 import { IsoboxError, type ErrorCode } from "../errors.ts";
-import type { LogLine, RunRecord, RunRecorder } from "../telemetry/recorder.ts";
+import type { LogLine, RunRecord, RunRecorder, StepLine } from "../telemetry/recorder.ts";
 import type { ActiveFunction } from "./registry.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 
 const MAX_LOG_LINES = 1000;
+const MAX_STEP_LINES = 1000;
+const PREVIEW_CHARS = 200;
 
 export interface InvokerDeps {
   pool: IsolatePool;
@@ -112,11 +114,12 @@ export class Invoker {
     const hidden = Object.values(env);
     const hooks = this.hooks(fn, logs, env, hidden, traceId);
     const make = this.deps.services;
+    const steps: StepLine[] = [];
     let service = options.service;
-    if (service) hooks.service = service;
+    if (service) hooks.service = recordingSteps(service, steps, started, hidden);
     else if (make) hooks.service = (op, arg) => (service ??= make(fn, traceId))(op, arg);
     const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env, job: options.job };
-    const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs, jobId: options.job?.id, attempt: options.job?.attempt };
+    const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs, steps, jobId: options.job?.id, attempt: options.job?.attempt };
     try {
       const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks, { signal: options.signal, limits: options.limits });
       const durationMs = performance.now() - started;
@@ -176,12 +179,47 @@ export class Invoker {
   }
 }
 
-/** The guest's stack without the runtime's frames: only lines in the function's own file. */
+/** Notes each step of a job attempt for its run record, as the guest's step calls pass through. */
+function recordingSteps(service: ServiceHandler, steps: StepLine[], started: number, hidden: string[]): ServiceHandler {
+  const begun = new Map<string, number>();
+  const push = (step: StepLine) => {
+    if (steps.length < MAX_STEP_LINES) steps.push(step);
+  };
+  return async (op, arg) => {
+    const now = performance.now() - started;
+    if (op === "stepSleep") {
+      const sleep = arg as { name?: unknown; ms?: unknown };
+      if (typeof sleep.name === "string" && typeof sleep.ms === "number") push({ name: sleep.name, status: "sleeping", offsetMs: now, durationMs: sleep.ms });
+    }
+    const result = await service(op, arg);
+    if (op === "stepBegin" && typeof arg === "string") {
+      const stored = result as { done: boolean; value?: string | null };
+      if (stored.done) push({ name: arg, status: "replayed", offsetMs: now, durationMs: 0, ...output(stored.value, hidden) });
+      else begun.set(arg, now);
+    } else if (op === "stepEnd") {
+      const end = arg as { name: string; ok: boolean; value?: string; error?: { name: string; message: string } };
+      const from = begun.get(end.name) ?? now;
+      push({
+        name: end.name, status: end.ok ? "succeeded" : "failed", offsetMs: from, durationMs: now - from,
+        ...(end.ok ? output(end.value, hidden) : { error: { name: String(end.error?.name ?? "Error"), message: storable(String(end.error?.message ?? ""), hidden).slice(0, 1000) } }),
+      });
+    }
+    return result;
+  };
+}
+
+/** Size and the start of a step's JSON result, secrets redacted. */
+function output(json: string | null | undefined, hidden: string[]): Pick<StepLine, "outputBytes" | "preview"> {
+  if (typeof json !== "string") return {};
+  return { outputBytes: Buffer.byteLength(json), preview: storable(json.slice(0, PREVIEW_CHARS), hidden) };
+}
+
+/** The guest's stack without the runtime's frames (only lines in the function's own file), on its source lines. */
 export function userStack(fn: ActiveFunction, stack: string | undefined): string | undefined {
   if (!stack) return undefined;
   const lines = stack.split("\n");
   const own = lines.filter((line, i) => i === 0 || line.includes(fn.image.filename));
-  return own.join("\n");
+  return fn.stacks.apply(own.join("\n"), fn.image.filename);
 }
 
 /** Guest text as it may be stored and shown: secrets replaced, NUL (which Postgres text cannot hold) too. */

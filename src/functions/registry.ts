@@ -6,6 +6,7 @@ import { secretPins, type SecretPin } from "../capabilities/secret-pins.ts";
 import type { Db } from "../db/connect.ts";
 import { secretNames, type Manifest, type ResolvedLimits } from "./manifest.ts";
 import { getFunction, getVersion } from "./store.ts";
+import { StackMapper } from "./source-map.ts";
 
 export const FUNCTIONS_CHANNEL = "isobox_functions";
 
@@ -21,6 +22,8 @@ export interface ActiveFunction {
   secretNames: string[];
   pins: SecretPin[];
   image: FunctionImage;
+  /** Maps guest stacks to the author's sources (when the deploy sent a source map). */
+  stacks: StackMapper;
 }
 
 interface Cached {
@@ -89,14 +92,14 @@ export class FunctionRegistry {
   private async load(tenant: string, name: string): Promise<ActiveFunction | undefined> {
     const fn = await getFunction(this.db.orm, tenant, name);
     const row = fn && (await getVersion(this.db.orm, tenant, name, fn.activeVersion));
-    const value = row && this.resolve(tenant, name, row.version, row.code, row.manifest);
+    const value = row && this.resolve(tenant, name, row.version, row.code, row.manifest, row.sourceMap);
     // Requests for made-up names must not grow the cache without bound.
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(`${tenant}/${name}`, { value, expires: Date.now() + (value ? TTL_MS : MISS_TTL_MS) });
     return value;
   }
 
-  private resolve(tenant: string, name: string, version: number, code: string, manifest: Manifest): ActiveFunction {
+  private resolve(tenant: string, name: string, version: number, code: string, manifest: Manifest, sourceMap: string | null): ActiveFunction {
     const limits: ResolvedLimits = { ...this.defaults, ...manifest.limits };
     return {
       tenant,
@@ -109,6 +112,7 @@ export class FunctionRegistry {
       secretNames: secretNames(manifest),
       pins: secretPins(manifest),
       image: { key: imageKey(tenant, name, version), code, filename: `file:///${tenant}/${name}.js`, limits },
+      stacks: new StackMapper(sourceMap),
     };
   }
 }

@@ -9,6 +9,16 @@ export interface LogLine {
   message: string;
 }
 
+export interface StepLine {
+  name: string;
+  status: "succeeded" | "failed" | "replayed" | "sleeping";
+  offsetMs: number;
+  durationMs: number;
+  outputBytes?: number;
+  preview?: string;
+  error?: { name: string; message: string };
+}
+
 export interface RunRecord {
   id: string;
   tenant: string;
@@ -24,6 +34,7 @@ export interface RunRecord {
   error?: { code: string; message: string; stack?: string };
   traceId: string;
   logs: LogLine[];
+  steps?: StepLine[];
   jobId?: string;
   attempt?: number;
 }
@@ -110,7 +121,8 @@ export class RunRecorder {
    * with recording against 8,900 without, PGlite, 2 cores).
    */
   private async write(batch: RunRecord[]): Promise<void> {
-    const rows = batch.map(({ logs, ...run }) => ({ ...run, logCount: logs.length }));
+    const rows = batch.map(({ logs, steps, ...run }) => ({ ...run, logCount: logs.length }));
+    const stepRows = batch.flatMap((run) => (run.steps ?? []).map((step, seq) => ({ runId: run.id, seq, ...step })));
     const lines = batch.flatMap((run) => run.logs.map((log, seq) => ({ runId: run.id, seq, ...log })));
     await this.db.rows(sql`
       insert into runs (id, tenant, function, version, trigger, status, started_at, duration_ms, cpu_ms, http_status, error, trace_id, log_count, job_id, attempt)
@@ -123,6 +135,13 @@ export class RunRecorder {
         insert into run_logs (run_id, seq, time, level, message)
         select "runId", seq, time, level, message
         from jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) as l("runId" text, seq int, time timestamptz, level text, message text)
+        on conflict do nothing`);
+    }
+    if (stepRows.length > 0) {
+      await this.db.rows(sql`
+        insert into run_steps (run_id, seq, name, status, offset_ms, duration_ms, output_bytes, preview, error)
+        select "runId", seq, name, status, "offsetMs", "durationMs", "outputBytes", preview, error
+        from jsonb_to_recordset(${JSON.stringify(stepRows)}::jsonb) as s("runId" text, seq int, name text, status text, "offsetMs" real, "durationMs" real, "outputBytes" int, preview text, error jsonb)
         on conflict do nothing`);
     }
     this.written += batch.length;

@@ -1,6 +1,6 @@
 // Reading runs back: a page of runs with a keyset cursor, one run with its logs.
 import { and, asc, desc, eq, lt, or, type SQL } from "drizzle-orm";
-import { runLogs, runs } from "../../schema/tables.ts";
+import { runLogs, runs, runSteps } from "../../schema/tables.ts";
 import type { Database } from "../db/connect.ts";
 
 export interface RunFilter {
@@ -44,5 +44,9 @@ export async function getRun(db: Database, tenant: string, id: string) {
   if (!run) return undefined;
   const logs = await db.select({ time: runLogs.time, level: runLogs.level, message: runLogs.message })
     .from(runLogs).where(eq(runLogs.runId, id)).orderBy(asc(runLogs.seq));
-  return { ...run, logs };
+  const steps = await db.select({
+    name: runSteps.name, status: runSteps.status, offsetMs: runSteps.offsetMs, durationMs: runSteps.durationMs,
+    outputBytes: runSteps.outputBytes, preview: runSteps.preview, error: runSteps.error,
+  }).from(runSteps).where(eq(runSteps.runId, id)).orderBy(asc(runSteps.seq));
+  return { ...run, steps, logs };
 }
