@@ -11,6 +11,8 @@ export const ConfigSchema = z.object({
   port: int(0).max(65535).default(8787),
   /** Worker processes; 0 means one per CPU with Postgres, one with PGlite. */
   workers: int(0).default(0),
+  /** Bearer token GET /metrics requires; unset means /metrics is open. */
+  metricsToken: z.string().min(16).optional(),
   /** Admin bearer token; unset means the one generated into dataDir. */
   adminToken: z.string().min(16).optional(),
   /** 32 bytes as hex or base64; unset means the one generated into dataDir. */
@@ -65,6 +67,7 @@ const ENV: Record<keyof Config, string> = {
   host: "ISOBOX_HOST",
   port: "PORT",
   workers: "ISOBOX_WORKERS",
+  metricsToken: "ISOBOX_METRICS_TOKEN",
   adminToken: "ISOBOX_ADMIN_TOKEN",
   masterKey: "ISOBOX_MASTER_KEY",
   egressAllowPrivate: "ISOBOX_EGRESS_ALLOW_PRIVATE",

@@ -16,7 +16,10 @@ import { RunRecorder } from "./telemetry/recorder.ts";
 import { guestServices } from "./jobs/guest-services.ts";
 import { Notifier } from "./jobs/notify.ts";
 import { JobRunner } from "./jobs/runner.ts";
+import { queueGauges } from "./jobs/queue.ts";
+import { Metrics } from "./telemetry/metrics.ts";
 import { Scheduler } from "./jobs/cron.ts";
+import { LiveLogs } from "./telemetry/live-logs.ts";
 import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
 import { ensureDefaultTenant } from "./tenancy/tenants.ts";
 import { TenantLimiter } from "./tenancy/quotas.ts";
@@ -39,6 +42,9 @@ export interface Isobox {
   /** Waits for in-flight requests and job attempts (up to drainMs), returns unfinished jobs to the queue, flushes runs, closes the pool and the database. */
   close(): Promise<void>;
 }
+
+/** Per-function rows of isobox_jobs_queued a scrape reads at most (the rest are summed into "_other"). */
+const METRICS_QUEUE_ROWS = 1000;
 
 export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox> {
   const { lookup, ...overrides } = options;
@@ -64,8 +70,11 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     );
   });
   void pool.warmUp();
+  const metrics = new Metrics({ isolates: () => pool.stats(), jobs: () => queueGauges(db, METRICS_QUEUE_ROWS) });
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db);
+  const liveLogs = new LiveLogs(db);
+  await liveLogs.start();
   const limiter = new TenantLimiter(db.orm, {
     functions: config.quotaFunctions,
     memoryMb: config.quotaMemoryMb,
@@ -74,14 +83,14 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     cpuMsPerMinute: config.quotaCpuMsPerMinute,
   }, config.quotaProcesses ?? 1);
   const invoker = new Invoker({
-    pool, fetcher, recorder, secrets, limiter,
+    pool, fetcher, recorder, secrets, limiter, liveLogs,
     httpSampleRate: config.httpRunSampleRate,
     maxSubrequests: config.maxSubrequests,
     services: (fn, traceId) => guestServices(db, fn, traceId),
   });
   const auth = new Authenticator(db, adminToken.value);
   const notifier = new Notifier(db, fetcher, secrets);
-  const runner = config.jobRunner ? new JobRunner({ db, registry, invoker, notifier }, {
+  const runner = config.jobRunner ? new JobRunner({ db, registry, invoker, notifier, metrics }, {
     concurrency: config.jobConcurrency,
     leaseMs: config.jobLeaseMs,
     pollMs: config.jobPollMs,
@@ -95,7 +104,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, notifier, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, notifier, metrics, liveLogs, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {
@@ -109,6 +118,8 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const close = () => closing ??= (async () => {
     ready = false;
     await scheduler?.stop();
+    // Followers' log streams would hold the drain below open: they end first.
+    await liveLogs.stop();
     const requests = inflight === 0 ? undefined : new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, config.drainMs);
       drained = () => { clearTimeout(timer); resolve(); };

@@ -654,7 +654,7 @@ describe("recursion and deep structures", () => {
         json: attempt(() => JSON.stringify(nested)),
         log: attempt(() => console.log(nested)),
         clone: attempt(() => structuredClone(nested)),
-      });`);
+      });`, { routes: PUBLIC, limits: { ...LIMITS, cpuMs: 10_000, wallMs: 30_000 } }); // heavy by design: room for a loaded machine
     const overflow = { threw: "RangeError", message: "Maximum call stack size exceeded" };
     assert.deepEqual(found.recursion, overflow);
     assert.deepEqual(found.toStringLoop, overflow);

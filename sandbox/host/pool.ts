@@ -54,6 +54,16 @@ function disposeWhenIdle(sandbox: Sandbox): void {
   timer.unref();
 }
 
+/** What the pool holds and has stopped, for metrics. */
+export interface PoolStats {
+  /** Isolates holding a loaded function. */
+  alive: number;
+  /** Pre-booted isolates waiting for a function. */
+  spare: number;
+  /** Limit kills so far: cpu and memory count isolates disposed, wall counts invocations abandoned at their wall clock. */
+  kills: { cpu: number; memory: number; wall: number };
+}
+
 /** Held time (see IsolatePool.used) counts at 1/HELD_FACTOR of CPU time. */
 const HELD_FACTOR = 10;
 
@@ -70,9 +80,19 @@ export class IsolatePool {
   private refilling = false;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly kills = { cpu: 0, memory: 0, wall: 0 };
+  /** Isolates already counted in `kills` (concurrent invocations of a killed isolate all fail with its limit). */
+  private readonly counted = new WeakSet<Sandbox>();
 
   constructor(options: PoolOptions) {
     this.options = { watchdogMs: 5, ...options };
+  }
+
+  /** Counts for metrics; read-only. */
+  stats(): PoolStats {
+    let alive = 0;
+    for (const { sandbox } of this.warm.values()) if (!sandbox.disposed) alive++;
+    return { alive, spare: this.spares.length, kills: { ...this.kills } };
   }
 
   /** Boots the spares; optional, invoke works without it. */
@@ -119,6 +139,7 @@ export class IsolatePool {
       const failure = this.failure(sandbox, limits, error);
       // A CPU-limit kill used the whole limit, whatever the last sample saw.
       failure.cpuMs = failure.code === "ERR_CPU_LIMIT" ? Math.max(limits.cpuMs, this.chargedMs(sandbox, info.runId)) : this.chargedMs(sandbox, info.runId);
+      this.countKill(sandbox, failure.code);
       if (failure.code === "ERR_WALL_TIMEOUT" || failure.code === "ERR_ABORTED") sandbox.abandon(info.runId);
       else sandbox.inflight.delete(info.runId);
       if (sandbox.disposed) this.forget(image.key, sandbox);
@@ -170,6 +191,8 @@ export class IsolatePool {
     try {
       await sandbox.load(image.code, image.filename, Math.max(image.limits.cpuMs, 1000));
     } catch (error) {
+      // A module that loops or allocates without end at the top level is killed for it too.
+      if (sandbox.killedFor) this.countKill(sandbox, sandbox.killedFor);
       sandbox.dispose();
       throw error;
     }
@@ -289,7 +312,18 @@ export class IsolatePool {
 
   private killForCpu(key: string, sandbox: Sandbox): void {
     sandbox.kill("ERR_CPU_LIMIT");
+    this.countKill(sandbox, "ERR_CPU_LIMIT");
     this.forget(key, sandbox);
+  }
+
+  /** Counts a limit kill: an isolate once (cpu, memory), an invocation each time (wall). */
+  private countKill(sandbox: Sandbox, code: SandboxError["code"]): void {
+    if (code === "ERR_WALL_TIMEOUT") this.kills.wall++;
+    else if (code !== "ERR_CPU_LIMIT" && code !== "ERR_MEMORY_LIMIT") return;
+    else if (!this.counted.has(sandbox)) {
+      this.counted.add(sandbox);
+      this.kills[code === "ERR_CPU_LIMIT" ? "cpu" : "memory"]++;
+    }
   }
 
   private failure(sandbox: Sandbox, limits: Limits, error: unknown): SandboxError {

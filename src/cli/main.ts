@@ -7,6 +7,7 @@ import { CliError, output } from "./output.ts";
 import { listSecrets, rotateKey, setSecret } from "./secrets.ts";
 import { changeJob, enqueueJob, listJobs, showJob } from "./jobs.ts";
 import { listRuns, showRun } from "./runs.ts";
+import { showLogs } from "./logs.ts";
 import { changeSchedule, listDeliveries, listHooks, listSchedules, replayDelivery } from "./schedules.ts";
 
 const USAGE = `Usage: isobox <command> [options]
@@ -19,6 +20,7 @@ Commands:
   jobs show <id>                                              a job with its steps, result or error
   jobs enqueue <name> [--payload JSON] [--key K] [--delay MS] [--wait]   start a job (--wait: until it ends)
   jobs cancel <id> | jobs retry <id>                          stop a job, or run a failed one again
+  logs <name> [--follow] [--limit N]                          a function's latest log lines; --follow streams new ones
   runs [--function F] [--trigger T] [--status S] [--limit N]  runs, newest first
   runs show <id>                                              a run: its steps as a timeline, error, logs
   schedules [--tenant T]                                      schedules with their next fires and last run
@@ -89,6 +91,11 @@ async function run(argv: string[]): Promise<void> {
       if (sub === "enqueue" && positionals.length === 1) return enqueueJob(apiClient(), out, positionals[0], values);
       if ((sub === "cancel" || sub === "retry") && positionals.length === 1) return changeJob(apiClient(), out, sub, positionals[0], values);
       throw new CliError("usage: isobox jobs [list] | jobs show <id> | jobs enqueue <name> | jobs cancel <id> | jobs retry <id>", 2);
+    }
+    case "logs": {
+      const { values, positionals } = parse(rest, { tenant: { type: "string" }, follow: { type: "boolean", short: "f" }, limit: { type: "string" } });
+      if (positionals.length !== 1) throw new CliError("usage: isobox logs <name> [--follow]", 2);
+      return showLogs(apiClient(), output(!!values.json), positionals[0], values);
     }
     case "runs": {
       const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;

@@ -54,10 +54,13 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefin
   }
 }
 
-/** Server codes for "your connection was terminated": the statement did not run. */
-const TERMINATED = new Set(["57P01", "57P02", "57P03"]);
+/**
+ * Failures after which the statement surely did not run: the server terminated the connection
+ * ("57P0x"), or none could be opened (CONNECT_TIMEOUT, ECONNREFUSED: nothing was sent).
+ */
+const NOT_SENT = new Set(["57P01", "57P02", "57P03", "CONNECT_TIMEOUT", "ECONNREFUSED"]);
 /** What postgres.js rejects with when the server or the network drops a connection. */
-const CONNECTION_ERRORS = new Set([...TERMINATED, "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "ECONNRESET", "ECONNREFUSED", "EPIPE"]);
+const CONNECTION_ERRORS = new Set([...NOT_SENT, "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE"]);
 
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -68,16 +71,16 @@ function codeOf(error: unknown): string | undefined {
  * postgres.js 3.4.9 keeps the "terminating connection" error (57P01) of a connection that the
  * server killed and hands it to the next query on the reconnected socket (porsager/postgres#1223):
  * after a Postgres restart, queries failed seconds after the node was ready again. That query
- * never ran, so it is sent again. Only termination codes are retried: a statement cut off by a
- * network error may have committed.
+ * never ran, so it is sent again; so is one that found no connection to go out on. A statement
+ * cut off by a network error may have committed, and is not.
  */
-function retryingTerminated<C extends ((...args: never[]) => unknown) & { unsafe: Function }>(client: C): C {
+function retryingUnsent<C extends ((...args: never[]) => unknown) & { unsafe: Function }>(client: C): C {
   const run = async <T>(work: () => PromiseLike<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (attempt >= 2 || !TERMINATED.has(codeOf(error) ?? "")) throw error;
+        if (attempt >= 2 || !NOT_SENT.has(codeOf(error) ?? "")) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 * 3 ** attempt));
       }
     }
@@ -117,7 +120,7 @@ async function connectPostgres(url: string, max: number): Promise<Db & { migrate
   const { migrate } = await import("drizzle-orm/postgres-js/migrator");
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
   const untolerate = tolerateDriverRejections();
-  const pgOrm = drizzle(retryingTerminated(client), { schema: tables });
+  const pgOrm = drizzle(retryingUnsent(client), { schema: tables });
   const orm = pgOrm as unknown as Database;
   return {
     kind: "postgres",

@@ -14,6 +14,7 @@ import { IsoboxError, type ErrorCode } from "../errors.ts";
 import type { LogLine, RunRecord, RunRecorder, StepLine } from "../telemetry/recorder.ts";
 import type { ActiveFunction } from "./registry.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
+import type { LiveLogs } from "../telemetry/live-logs.ts";
 
 const MAX_LOG_LINES = 1000;
 const MAX_STEP_LINES = 1000;
@@ -30,6 +31,8 @@ export interface InvokerDeps {
   limiter: Pick<TenantLimiter, "chargeCpu">;
   /** Fraction of successful HTTP runs recorded. */
   httpSampleRate: number;
+  /** Where followers of a function's logs get its lines as they are written. */
+  liveLogs?: Pick<LiveLogs, "publish">;
   /** Serves ctx.enqueue and ctx.jobs.get for invocations that bring no service of their own. */
   services?(fn: ActiveFunction, traceId: string): ServiceHandler;
 }
@@ -112,7 +115,7 @@ export class Invoker {
     const logs: LogLine[] = [];
     const env = await this.deps.secrets.env(fn.tenant, fn.secretNames);
     const hidden = Object.values(env);
-    const hooks = this.hooks(fn, logs, env, hidden, traceId);
+    const hooks = this.hooks(fn, runId, logs, env, hidden, traceId);
     const make = this.deps.services;
     const steps: StepLine[] = [];
     let service = options.service;
@@ -148,13 +151,16 @@ export class Invoker {
     }
   }
 
-  private hooks(fn: ActiveFunction, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string): InvocationHooks {
-    const { fetcher, maxSubrequests } = this.deps;
+  private hooks(fn: ActiveFunction, runId: string, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string): InvocationHooks {
+    const { fetcher, maxSubrequests, liveLogs } = this.deps;
     const checkHop = pinCheck(fn.pins, env);
     let subrequests = 0;
     return {
       log(level: LogLevel, message: string) {
-        if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level, message: storable(message, hidden) });
+        if (logs.length >= MAX_LOG_LINES) return;
+        const line = { time: new Date(), level, message: storable(message, hidden) };
+        logs.push(line);
+        liveLogs?.publish(fn.tenant, fn.name, { runId, time: line.time.toISOString(), level, message: line.message });
       },
       async fetch(request: WireRequest, signal: AbortSignal) {
         try {

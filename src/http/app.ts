@@ -7,9 +7,11 @@ import { errorResponse } from "./errors.ts";
 import { functionRoutes } from "./functions.ts";
 import { healthRoutes } from "./health.ts";
 import { invokeRoutes } from "./invoke.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { jobRoutes } from "./jobs.ts";
 import { scheduleRoutes } from "./schedules.ts";
 import { hookIntakeRoutes, webhookRoutes } from "./hooks.ts";
+import { logRoutes } from "./logs.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { runRoutes } from "./runs.ts";
 import { secretRoutes } from "./secrets.ts";
@@ -25,6 +27,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   app.notFound(() => errorResponse(new IsoboxError("ERR_NOT_FOUND", "No such route")));
 
   app.route("/", healthRoutes(services));
+  app.route("/", metricsRoutes(services));
   app.route("/", invokeRoutes(services));
   app.route("/", hookIntakeRoutes(services));
 
@@ -35,6 +38,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   api.route("/tenants/:tenant/functions", functionRoutes(services));
   api.route("/tenants/:tenant", jobRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
+  api.route("/tenants/:tenant/logs", logRoutes(services, services.liveLogs));
   api.route("/tenants/:tenant/schedules", scheduleRoutes(services));
   api.route("/tenants/:tenant/webhooks", webhookRoutes(services));
   api.route("/tenants/:tenant/secrets", secretRoutes(services.secrets, services.db.orm));

@@ -2,7 +2,7 @@
 // without the /fn/:tenant/:function prefix, so an app written for "/" runs unchanged.
 import { Hono, type Context } from "hono";
 import type { WireRequest, WireResponse } from "../../sandbox/protocol.ts";
-import { IsoboxError } from "../errors.ts";
+import { IsoboxError, STATUS, type ErrorCode } from "../errors.ts";
 import { readBodyOf } from "./body.ts";
 import type { Services } from "./services.ts";
 
@@ -17,19 +17,38 @@ export function invokeRoutes(services: Services): Hono {
 }
 
 async function invoke(services: Services, c: Context): Promise<Response> {
+  const started = performance.now();
   const tenant = c.req.param("tenant")!;
   const name = c.req.param("function")!;
   const fn = await services.registry.get(tenant, name);
+  // Only functions that exist are counted: made-up names must not create metric series.
   if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
-  if (fn.auth === "key") await authorize(services, c, tenant);
-  await services.limiter.enter(tenant);
   try {
-    const request = await toWire(c, tenant, name);
-    const { value } = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
-    return fromWire(value);
-  } finally {
-    services.limiter.leave(tenant);
+    if (fn.auth === "key") await authorize(services, c, tenant);
+    await services.limiter.enter(tenant);
+    let response: Response;
+    try {
+      const request = await toWire(c, tenant, name);
+      const { value } = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
+      response = fromWire(value);
+    } finally {
+      services.limiter.leave(tenant);
+    }
+    services.metrics.httpRequest(fn.tenant, fn.name, response.status, (performance.now() - started) / 1000);
+    return response;
+  } catch (error) {
+    const code = errorCodeOf(error);
+    services.metrics.httpRequest(fn.tenant, fn.name, STATUS[code], (performance.now() - started) / 1000, code);
+    throw error;
   }
+}
+
+/** The code errorResponse (./errors.ts) will answer with. */
+function errorCodeOf(error: unknown): ErrorCode {
+  if (error instanceof IsoboxError) return error.code;
+  if (error instanceof Error && error.name === "BodyLimitError") return "ERR_BODY_TOO_LARGE";
+  if (error instanceof Error && error.name === "ZodError") return "ERR_BAD_REQUEST";
+  return "ERR_INTERNAL";
 }
 
 async function authorize(services: Services, c: Context, tenant: string): Promise<void> {

@@ -109,6 +109,9 @@ export function openApiDocument(): object {
       "/api/tenants/{tenant}/runs": {
         get: operation("List runs, newest first", [tenant, ...["function", "trigger", "status", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } }))], { 200: ok("{runs, nextCursor}") }),
       },
+      "/api/tenants/{tenant}/logs": {
+        get: operation("A function's latest log lines; with follow=1, server-sent events of new lines as they are written", [tenant, ...query("function", "limit", "follow")], { 200: ok("{logs}, or text/event-stream") }),
+      },
       "/api/tenants/{tenant}/runs/{id}": {
         get: operation("A run with its logs", [tenant, { name: "id", in: "path", required: true, schema: { type: "string" } }], { 200: ok("The run") }),
       },

@@ -6,6 +6,8 @@ import type { Invoker } from "../functions/invoke.ts";
 import type { FunctionRegistry } from "../functions/registry.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { Notifier } from "../jobs/notify.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import type { LiveLogs } from "../telemetry/live-logs.ts";
 import type { Authenticator } from "./auth.ts";
 
 export interface Services {
@@ -17,6 +19,9 @@ export interface Services {
   secrets: SecretStore;
   limiter: TenantLimiter;
   notifier: Notifier;
+  /** Counts requests to functions; renders GET /metrics. */
+  metrics: Metrics;
+  liveLogs: LiveLogs;
   /** Re-encrypts every secret under the master key ring's first key (see capabilities/master-key.ts). */
   rotateKey(): Promise<{ keyId: string; reencrypted: number }>;
   /** True once migrations ran and until shutdown starts. */

@@ -283,6 +283,54 @@ export async function countJobs(db: Db, tenant: string, fn?: string): Promise<Re
   return counts;
 }
 
+export interface QueueGauges {
+  /** Queued jobs per function, the most first, at most `maxRows`. */
+  queued: { tenant: string; function: string; count: number }[];
+  /** Queued jobs of the functions past `maxRows`. */
+  queuedOther: number;
+  running: number;
+  /** Seconds since the longest-due queued job became due (0 when none is due). */
+  oldestQueuedAgeSeconds: number;
+}
+
+/**
+ * The queue's depth and age for metrics, in one statement: it reads only queued and running rows
+ * (the partial indexes jobs_due and jobs_running cover them), groups them per function once, and
+ * returns the `maxRows` largest groups plus one row of totals (tenant null).
+ */
+export async function queueGauges(db: Db, maxRows: number): Promise<QueueGauges> {
+  const rows = await db.rows<{ tenant: string | null; function: string | null; queued: number | string; running: number | string; age: number | string | null }>(sql`
+    with per_function as (
+      select tenant, function,
+        count(*) filter (where status = 'queued') as queued,
+        count(*) filter (where status = 'running') as running,
+        min(run_at) filter (where status = 'queued' and run_at <= now()) as oldest_due
+      from jobs where status in ('queued', 'running')
+      group by tenant, function
+    )
+    (select tenant, function, queued::float8 as queued, running::float8 as running, null::float8 as age
+      from per_function where queued > 0 order by queued desc, tenant, function limit ${maxRows}::int)
+    union all
+    (select null, null, coalesce(sum(queued), 0)::float8, coalesce(sum(running), 0)::float8,
+      coalesce(extract(epoch from now() - min(oldest_due)), 0)::float8
+      from per_function)`);
+  const gauges: QueueGauges = { queued: [], queuedOther: 0, running: 0, oldestQueuedAgeSeconds: 0 };
+  let shown = 0;
+  for (const row of rows) {
+    if (row.tenant === null) {
+      gauges.queuedOther = Number(row.queued);
+      gauges.running = Number(row.running);
+      gauges.oldestQueuedAgeSeconds = Math.max(0, Number(row.age ?? 0));
+    } else {
+      const count = Number(row.queued);
+      gauges.queued.push({ tenant: row.tenant, function: row.function!, count });
+      shown += count;
+    }
+  }
+  gauges.queuedOther -= shown;
+  return gauges;
+}
+
 /** Cancels a queued or running job; the runner holding a running one learns it through NOTIFY. */
 export async function cancelJob(db: Db, tenant: string, id: string): Promise<JobRow | undefined> {
   const [row] = await db.rows(sql`

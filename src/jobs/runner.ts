@@ -9,6 +9,7 @@ import { InvocationError, Stop, type Invoker } from "../functions/invoke.ts";
 import type { ActiveFunction, FunctionRegistry } from "../functions/registry.ts";
 import { guestServices } from "./guest-services.ts";
 import type { Notifier } from "./notify.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import {
   CANCEL_CHANNEL, claimJobs, completeJobs, deleteFinishedJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
   type JobError, type JobRow, type Outcome,
@@ -52,6 +53,7 @@ export class JobRunner {
   private readonly registry: FunctionRegistry;
   private readonly invoker: Invoker;
   private readonly notifier: Notifier;
+  private readonly metrics: Pick<Metrics, "jobAttempt"> | undefined;
   private readonly options: RunnerOptions;
   private stopping = false;
   private claiming = false;
@@ -64,11 +66,12 @@ export class JobRunner {
   /** Succeeded attempts waiting to be written together (see completeJobs). */
   private completions: { id: string; result: string; version: number; written(held: boolean): void; failed(error: unknown): void }[] = [];
 
-  constructor(deps: { db: Db; registry: FunctionRegistry; invoker: Invoker; notifier: Notifier }, options: RunnerOptions) {
+  constructor(deps: { db: Db; registry: FunctionRegistry; invoker: Invoker; notifier: Notifier; metrics?: Pick<Metrics, "jobAttempt"> }, options: RunnerOptions) {
     this.db = deps.db;
     this.registry = deps.registry;
     this.invoker = deps.invoker;
     this.notifier = deps.notifier;
+    this.metrics = deps.metrics;
     this.options = options;
   }
 
@@ -172,6 +175,7 @@ export class JobRunner {
   private async attempt(job: JobRow, controller: AbortController): Promise<void> {
     const fn = await this.registry.get(job.tenant, job.function);
     if (!fn) {
+      this.metrics?.jobAttempt("failed");
       await this.finish(job, { kind: "failed", error: { code: "ERR_NOT_FOUND", message: `Function ${job.tenant}/${job.function} does not exist (deleted?)` } });
       return;
     }
@@ -199,9 +203,12 @@ export class JobRunner {
       const stop = controller.signal.aborted ? (controller.signal.reason as Stop) : undefined;
       if (stop?.why === "sleep") outcome = { kind: "sleep", delayMs: sleepMs ?? 0, version: fn.version };
       else if (stop?.why === "shutdown") outcome = { kind: "released" };
-      else if (stop?.why === "cancel") return; // the job is cancelled already (or another worker holds it)
-      else outcome = this.failure(job, fn, error);
+      else if (stop?.why === "cancel") {
+        this.metrics?.jobAttempt("cancelled");
+        return; // the job is cancelled already (or another worker holds it)
+      } else outcome = this.failure(job, fn, error);
     }
+    this.metrics?.jobAttempt(outcome.kind);
     if (await this.finish(job, outcome)) {
       if (outcome.kind === "succeeded" || outcome.kind === "failed") this.notifier.notify({ ...job, status: outcome.kind, finishedAt: new Date(), ...(outcome.kind === "succeeded" ? { result: JSON.parse(outcome.result) } : { error: outcome.error }) });
     }

@@ -50,3 +50,12 @@ export async function getRun(db: Database, tenant: string, id: string) {
   }).from(runSteps).where(eq(runSteps.runId, id)).orderBy(asc(runSteps.seq));
   return { ...run, steps, logs };
 }
+
+/** A function's latest log lines, oldest first. */
+export async function recentLogs(db: Database, tenant: string, fn: string, limit: number) {
+  const rows = await db.select({ runId: runLogs.runId, time: runLogs.time, level: runLogs.level, message: runLogs.message })
+    .from(runLogs).innerJoin(runs, eq(runs.id, runLogs.runId))
+    .where(and(eq(runs.tenant, tenant), eq(runs.function, fn)))
+    .orderBy(desc(runLogs.time), desc(runLogs.seq)).limit(limit);
+  return rows.reverse();
+}

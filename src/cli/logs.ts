@@ -1,0 +1,38 @@
+// isobox logs <function> [--follow]: the latest lines, then (with --follow) each new one as the
+// guest writes it, read from the API's server-sent events until interrupted.
+import type { ApiClient } from "./client.ts";
+import { CliError, type Output } from "./output.ts";
+
+interface Line { runId: string; time: string; level: string; message: string }
+
+function format(line: Line): string {
+  return `${line.time} ${line.level.padEnd(5)} [${line.runId.slice(0, 8)}] ${line.message}`;
+}
+
+export async function showLogs(client: ApiClient, out: Output, fn: string, options: { tenant?: string; follow?: boolean; limit?: string }): Promise<void> {
+  const query = new URLSearchParams({ function: fn, limit: options.limit ?? "100" });
+  const path = `/api/tenants/${encodeURIComponent(options.tenant ?? "default")}/logs`;
+  if (!options.follow) {
+    const { logs } = await client.request<{ logs: Line[] }>("GET", `${path}?${query}`);
+    out.result({ logs }, logs.length ? logs.map(format).join("\n") : `No logs for ${fn}`);
+    return;
+  }
+  query.set("follow", "1");
+  const response = await client.raw("GET", `${path}?${query}`, { headers: { accept: "text/event-stream" } });
+  if (!response.ok || !response.body) throw new CliError(`Cannot follow the logs of ${fn}: ${response.status} ${await response.text()}`);
+  out.progress(`Following ${fn} (Ctrl-C to stop)`);
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of response.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.split("\n").filter((field) => field.startsWith("data:")).map((field) => field.slice(5).trimStart()).join("\n");
+      if (!data) continue;
+      const line = JSON.parse(data) as Line;
+      process.stdout.write(out.json ? `${data}\n` : `${format(line)}\n`);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+// GET /metrics: the process's metrics in Prometheus text format 0.0.4. Open unless
+// ISOBOX_METRICS_TOKEN is set; then it takes Authorization: Bearer <that token> and nothing else.
+import { Hono } from "hono";
+import { IsoboxError } from "../errors.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../telemetry/metrics.ts";
+import { sameSecret } from "../tenancy/secret-compare.ts";
+import type { Services } from "./services.ts";
+
+export function metricsRoutes(services: Services): Hono {
+  const app = new Hono();
+  const token = services.config.metricsToken;
+  app.get("/metrics", async (c) => {
+    if (token !== undefined) {
+      const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      if (given === undefined || !sameSecret(given, token)) {
+        throw new IsoboxError("ERR_UNAUTHORIZED", "Metrics need Authorization: Bearer <ISOBOX_METRICS_TOKEN>");
+      }
+    }
+    return c.body(await services.metrics.render(), 200, { "content-type": EXPOSITION_CONTENT_TYPE });
+  });
+  return app;
+}

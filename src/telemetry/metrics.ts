@@ -1,0 +1,259 @@
+// Metrics: per-process counters for Prometheus, and their text exposition (format 0.0.4).
+//
+// Hand-written rather than prom-client (which the registry has, 15.x): prom-client's
+// `labels(...).inc()` hashes a label object into a string key on every call, and the cardinality
+// bound below ("_other" folding) would sit on top of it anyway. Here the request path is two Map
+// lookups, a few array increments and a linear scan of 14 bucket bounds, with no allocation once
+// a series exists: ≈ 40 ns per recorded request on the 2-vCPU bench machine (5M calls), plus the
+// two performance.now() of src/http/invoke.ts (≈ 65 ns each). The renderer is ~80 lines; a new
+// runtime dependency is not worth that (DESIGN.md section 9).
+
+/** Upper bounds (seconds) of the invocation duration histogram: 1 ms … 30 s (the default wall clock). */
+export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Label value of series folded together once the bound on (tenant, function) series is reached. */
+export const OTHER = "_other";
+
+/**
+ * Scrapes within this long of a job-queue read share it: /metrics may be open, and a flood of
+ * scrapes must not become a flood of queries (one a second per process at most).
+ */
+const JOBS_READ_REUSE_MS = 1000;
+
+/** Default bound on (tenant, function) series of the HTTP metrics. */
+export const MAX_HTTP_SERIES = 2000;
+
+/** The status label: the class of the HTTP status ("2xx" … "5xx"), five values at most per series. */
+const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+
+interface HttpSeries {
+  tenant: string;
+  function: string;
+  /** Requests by status class: index 0 is 1xx, 4 is 5xx. */
+  statuses: Float64Array;
+  /** Isobox errors (ERR_ codes) by code. */
+  errors: Map<string, number>;
+  /** Per-bucket counts, not cumulative; the last one is +Inf. */
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** What the isolate pool reports at scrape time (IsolatePool.stats()). */
+export interface IsolateStats {
+  /** Isolates holding a loaded function. */
+  alive: number;
+  /** Pre-booted isolates waiting for a function. */
+  spare: number;
+  /** Limit kills so far: cpu and memory count isolates disposed, wall counts invocations abandoned. */
+  kills: { cpu: number; memory: number; wall: number };
+}
+
+/** What the job queue reports at scrape time (queueGauges in jobs/queue.ts). */
+export interface JobGauges {
+  /** Queued jobs (due or waiting for their run time) per function; the largest first, capped. */
+  queued: { tenant: string; function: string; count: number }[];
+  /** Queued jobs of the functions left out of `queued` by the cap. */
+  queuedOther: number;
+  running: number;
+  /** How long the job that has been due the longest has waited; 0 when none is due. */
+  oldestQueuedAgeSeconds: number;
+}
+
+export interface MetricSources {
+  isolates?(): IsolateStats;
+  jobs?(): Promise<JobGauges>;
+}
+
+export interface MetricsOptions {
+  /** (tenant, function) series of the HTTP metrics before new functions fold into "_other". */
+  maxSeries?: number;
+}
+
+/**
+ * The counters of one Isobox (one process). HTTP series exist only for functions that resolved, so
+ * requests for made-up names cannot grow them; past `maxSeries` a new function is counted as
+ * function="_other" of its tenant (at most maxSeries/10 of those), and past that as
+ * tenant="_other", function="_other". Series live as long as the process, like any counter.
+ */
+export class Metrics {
+  private readonly http = new Map<string, Map<string, HttpSeries>>();
+  private seriesCount = 0;
+  private readonly maxSeries: number;
+  private readonly maxOther: number;
+  private readonly attempts = new Map<string, number>();
+  private readonly sources: MetricSources;
+  private jobsRead: { at: number; gauges: Promise<JobGauges | undefined> } | undefined;
+
+  constructor(sources: MetricSources = {}, options: MetricsOptions = {}) {
+    this.sources = sources;
+    this.maxSeries = options.maxSeries ?? MAX_HTTP_SERIES;
+    this.maxOther = Math.max(1, Math.floor(this.maxSeries / 10));
+  }
+
+  /** One request to a function through /fn/: its HTTP status, duration, and Isobox error code if it failed. */
+  httpRequest(tenant: string, fn: string, status: number, seconds: number, errorCode?: string): void {
+    const series = this.http.get(tenant)?.get(fn) ?? this.newSeries(tenant, fn);
+    const statusClass = Math.trunc(status / 100) - 1;
+    if (statusClass >= 0 && statusClass < STATUS_CLASSES.length) series.statuses[statusClass]++;
+    if (errorCode !== undefined) series.errors.set(errorCode, (series.errors.get(errorCode) ?? 0) + 1);
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]) bucket++;
+    series.buckets[bucket]++;
+    series.sum += seconds;
+    series.count++;
+  }
+
+  /** One ended job attempt (see JobRunner): succeeded, failed, retry, sleep, released or cancelled. */
+  jobAttempt(outcome: string): void {
+    this.attempts.set(outcome, (this.attempts.get(outcome) ?? 0) + 1);
+  }
+
+  /** The exposition text: Prometheus text format 0.0.4. */
+  async render(): Promise<string> {
+    const out = new Exposition();
+    this.renderHttp(out);
+    const jobs = await this.readJobs();
+    if (jobs) {
+      out.family("isobox_jobs_queued", "gauge", "Queued jobs (due or waiting for their run time) per function, the largest first; past the row cap the rest under tenant and function \"_other\". From the shared database: every process reports the same.");
+      for (const row of jobs.queued) out.sample("isobox_jobs_queued", { tenant: row.tenant, function: row.function }, row.count);
+      if (jobs.queuedOther > 0) out.sample("isobox_jobs_queued", { tenant: OTHER, function: OTHER }, jobs.queuedOther);
+      out.family("isobox_jobs_running", "gauge", "Jobs running on any node (from the shared database).");
+      out.sample("isobox_jobs_running", undefined, jobs.running);
+      out.family("isobox_jobs_oldest_queued_age_seconds", "gauge", "How long the job that has been due the longest has waited to start; 0 when none is due.");
+      out.sample("isobox_jobs_oldest_queued_age_seconds", undefined, jobs.oldestQueuedAgeSeconds);
+    }
+    if (this.attempts.size > 0) {
+      out.family("isobox_job_attempts_total", "counter", "Job attempts this process ended, by outcome (succeeded, failed, retry, sleep, released, cancelled).");
+      for (const [outcome, count] of this.attempts) out.sample("isobox_job_attempts_total", { outcome }, count);
+    }
+    const isolates = this.sources.isolates?.();
+    if (isolates) {
+      out.family("isobox_isolates_alive", "gauge", "Isolates holding a loaded function.");
+      out.sample("isobox_isolates_alive", undefined, isolates.alive);
+      out.family("isobox_isolates_spare", "gauge", "Pre-booted isolates waiting for a function.");
+      out.sample("isobox_isolates_spare", undefined, isolates.spare);
+      out.family("isobox_limit_kills_total", "counter", "Guest code stopped for a limit: cpu and memory count isolates disposed, wall counts invocations abandoned at their wall-clock limit.");
+      for (const limit of ["cpu", "memory", "wall"] as const) out.sample("isobox_limit_kills_total", { limit }, isolates.kills[limit]);
+    }
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    out.sample("process_resident_memory_bytes", undefined, memory.rss);
+    out.family("nodejs_heap_used_bytes", "gauge", "V8 heap used by the host (isolates' heaps are not in it).");
+    out.sample("nodejs_heap_used_bytes", undefined, memory.heapUsed);
+    out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds (isolates' threads included).");
+    out.sample("process_cpu_seconds_total", undefined, (cpu.user + cpu.system) / 1e6);
+    out.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
+    out.sample("process_start_time_seconds", undefined, Math.round((Date.now() - process.uptime() * 1000) / 1000));
+    return out.text();
+  }
+
+  private readJobs(): Promise<JobGauges | undefined> {
+    const read = this.sources.jobs;
+    if (!read) return Promise.resolve(undefined);
+    const now = performance.now();
+    if (this.jobsRead && now - this.jobsRead.at < JOBS_READ_REUSE_MS) return this.jobsRead.gauges;
+    const gauges = read().catch((error: unknown) => {
+      // The other metrics are still worth a scrape while the database is away.
+      console.error("isobox: metrics: cannot read the job queue", error);
+      return undefined;
+    });
+    this.jobsRead = { at: now, gauges };
+    return gauges;
+  }
+
+  private renderHttp(out: Exposition): void {
+    out.family("isobox_http_requests_total", "counter", "Requests to functions through /fn/, by status class (1xx to 5xx).");
+    for (const series of this.allSeries()) {
+      for (let i = 0; i < STATUS_CLASSES.length; i++) {
+        if (series.statuses[i] > 0) out.sample("isobox_http_requests_total", { tenant: series.tenant, function: series.function, status: STATUS_CLASSES[i] }, series.statuses[i]);
+      }
+    }
+    out.family("isobox_http_request_errors_total", "counter", "Requests to functions through /fn/ that ended in an Isobox error, by its code.");
+    for (const series of this.allSeries()) {
+      for (const [code, count] of series.errors) out.sample("isobox_http_request_errors_total", { tenant: series.tenant, function: series.function, code }, count);
+    }
+    const name = "isobox_http_request_duration_seconds";
+    out.family(name, "histogram", "Time from a request's arrival at /fn/ to its response, in seconds.");
+    for (const series of this.allSeries()) {
+      const labels = { tenant: series.tenant, function: series.function, le: "" };
+      let cumulative = 0;
+      for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
+        cumulative += series.buckets[i];
+        labels.le = i < DURATION_BUCKETS.length ? String(DURATION_BUCKETS[i]) : "+Inf";
+        out.sample(`${name}_bucket`, labels, cumulative);
+      }
+      out.sample(`${name}_sum`, { tenant: series.tenant, function: series.function }, series.sum);
+      out.sample(`${name}_count`, { tenant: series.tenant, function: series.function }, series.count);
+    }
+  }
+
+  private *allSeries(): Iterable<HttpSeries> {
+    for (const byFunction of this.http.values()) yield* byFunction.values();
+  }
+
+  /** A series for a function seen for the first time, or the "_other" series it folds into. */
+  private newSeries(tenant: string, fn: string): HttpSeries {
+    if (this.seriesCount < this.maxSeries) return this.create(tenant, fn);
+    const own = this.http.get(tenant)?.get(OTHER);
+    if (own) return own;
+    if (this.seriesCount < this.maxSeries + this.maxOther) return this.create(tenant, OTHER);
+    return this.http.get(OTHER)?.get(OTHER) ?? this.create(OTHER, OTHER);
+  }
+
+  private create(tenant: string, fn: string): HttpSeries {
+    let byFunction = this.http.get(tenant);
+    if (!byFunction) this.http.set(tenant, (byFunction = new Map()));
+    const series: HttpSeries = {
+      tenant,
+      function: fn,
+      statuses: new Float64Array(STATUS_CLASSES.length),
+      errors: new Map(),
+      buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+      sum: 0,
+      count: 0,
+    };
+    byFunction.set(fn, series);
+    this.seriesCount++;
+    return series;
+  }
+}
+
+/** Content type of the text exposition format 0.0.4. */
+export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Writes the text format: a HELP and TYPE line per family, then its samples, escaped. */
+class Exposition {
+  private readonly lines: string[] = [];
+
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string): void {
+    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`);
+  }
+
+  sample(name: string, labels: Record<string, string> | undefined, value: number): void {
+    let line = name;
+    if (labels) {
+      const pairs: string[] = [];
+      for (const key in labels) pairs.push(`${key}="${escapeLabel(labels[key])}"`);
+      line += `{${pairs.join(",")}}`;
+    }
+    this.lines.push(`${line} ${formatValue(value)}`);
+  }
+
+  text(): string {
+    return this.lines.join("\n") + "\n";
+  }
+}
+
+/** Label values escape backslash, double quote and line feed (and nothing else). */
+export function escapeLabel(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
