@@ -42,6 +42,12 @@ export const ConfigSchema = z.object({
   quotaConcurrency: int(0).optional(),
   quotaRequestsPerSecond: z.coerce.number().min(0).optional(),
   quotaCpuMsPerMinute: int(0).optional(),
+  /** OpenTelemetry: the standard variables; traces are exported only when an endpoint or OTEL_TRACES_EXPORTER=otlp is set. */
+  otelEndpoint: z.string().url().optional(),
+  otelTracesEndpoint: z.string().url().optional(),
+  otelProtocol: z.enum(["http/protobuf", "http/json"]).default("http/protobuf"),
+  otelTracesExporter: z.enum(["otlp", "none"]).optional(),
+  otelServiceName: z.string().default("isobox"),
   /** Whether this process runs jobs (a node may only serve HTTP and enqueue). */
   jobRunner: z.union([z.boolean(), z.stringbool()]).default(true),
   /** Whether this process turns due cron fires into jobs (every node may: a fire is one job whoever sees it). */
@@ -86,6 +92,11 @@ const ENV: Record<keyof Config, string> = {
   quotaConcurrency: "ISOBOX_QUOTA_CONCURRENCY",
   quotaRequestsPerSecond: "ISOBOX_QUOTA_REQUESTS_PER_SECOND",
   quotaCpuMsPerMinute: "ISOBOX_QUOTA_CPU_MS_PER_MINUTE",
+  otelEndpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
+  otelTracesEndpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  otelProtocol: "OTEL_EXPORTER_OTLP_PROTOCOL",
+  otelTracesExporter: "OTEL_TRACES_EXPORTER",
+  otelServiceName: "OTEL_SERVICE_NAME",
   jobRunner: "ISOBOX_JOB_RUNNER",
   scheduler: "ISOBOX_SCHEDULER",
   jobConcurrency: "ISOBOX_JOB_CONCURRENCY",

@@ -20,6 +20,7 @@ import { queueGauges } from "./jobs/queue.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { Scheduler } from "./jobs/cron.ts";
 import { LiveLogs } from "./telemetry/live-logs.ts";
+import { startTracing } from "./telemetry/tracing.ts";
 import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
 import { ensureDefaultTenant } from "./tenancy/tenants.ts";
 import { TenantLimiter } from "./tenancy/quotas.ts";
@@ -53,6 +54,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     ? { value: config.adminToken, file: "ISOBOX_ADMIN_TOKEN", created: false }
     : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
   const masterKey = await loadMasterKey(config.masterKey, config.dataDir);
+  const flushTraces = await startTracing(config);
   const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await ensureDefaultTenant(db.orm);
   const secrets = new SecretStore(db, masterKey.box);
@@ -134,6 +136,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     await invoker.drain();
     await recorder.close();
     await fetcher.close();
+    await flushTraces?.();
     await db.close();
   })();
 

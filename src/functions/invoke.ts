@@ -15,6 +15,8 @@ import type { LogLine, RunRecord, RunRecorder, StepLine } from "../telemetry/rec
 import type { ActiveFunction } from "./registry.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { LiveLogs } from "../telemetry/live-logs.ts";
+import { context, SpanKind, SpanStatusCode, trace, type Context as OtelContext } from "@opentelemetry/api";
+import { traceparentOf, tracer } from "../telemetry/tracing.ts";
 
 const MAX_LOG_LINES = 1000;
 const MAX_STEP_LINES = 1000;
@@ -109,17 +111,21 @@ export class Invoker {
 
   async invoke<T>(fn: ActiveFunction, kind: TriggerKind, arg: unknown, trigger: Trigger, options: InvokeOptions = {}): Promise<InvokeResult<T>> {
     const runId = randomUUID();
-    const traceId = options.traceId ?? randomUUID().replaceAll("-", "");
+    // The isolate call's span: a child of the request's or the job attempt's, whose trace the run shares.
+    const span = tracer.startSpan(`invoke ${fn.name} ${kind}`, { attributes: { "isobox.tenant": fn.tenant, "isobox.function": fn.name, "isobox.version": fn.version, "isobox.run_id": runId } });
+    const spanContext = trace.setSpan(context.active(), span);
+    const traced = span.spanContext();
+    const traceId = options.traceId ?? (span.isRecording() ? traced.traceId : randomUUID().replaceAll("-", ""));
     const startedAt = new Date();
     const started = performance.now();
     const logs: LogLine[] = [];
     const env = await this.deps.secrets.env(fn.tenant, fn.secretNames);
     const hidden = Object.values(env);
-    const hooks = this.hooks(fn, runId, logs, env, hidden, traceId);
+    const hooks = this.hooks(fn, runId, logs, env, hidden, traceId, spanContext);
     const make = this.deps.services;
     const steps: StepLine[] = [];
     let service = options.service;
-    if (service) hooks.service = recordingSteps(service, steps, started, hidden);
+    if (service) hooks.service = recordingSteps(service, steps, started, hidden, spanContext);
     else if (make) hooks.service = (op, arg) => (service ??= make(fn, traceId))(op, arg);
     const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env, job: options.job };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs, steps, jobId: options.job?.id, attempt: options.job?.attempt };
@@ -135,6 +141,8 @@ export class Invoker {
       });
       this.settling.add(recorded);
       void recorded.finally(() => this.settling.delete(recorded));
+      span.setAttribute("isobox.cpu_ms", result.cpuMs);
+      span.end();
       return { value: result.value as T, runId, cpuMs: result.cpuMs };
     } catch (error) {
       const failure = this.toInvocationError(fn, error, runId, hidden);
@@ -146,12 +154,14 @@ export class Invoker {
       else {
         const recorded = stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
         this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, error: recorded });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: `${recorded.code}: ${recorded.message}` });
       }
+      span.end();
       throw failure;
     }
   }
 
-  private hooks(fn: ActiveFunction, runId: string, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string): InvocationHooks {
+  private hooks(fn: ActiveFunction, runId: string, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string, parent: OtelContext): InvocationHooks {
     const { fetcher, maxSubrequests, liveLogs } = this.deps;
     const checkHop = pinCheck(fn.pins, env);
     let subrequests = 0;
@@ -163,12 +173,18 @@ export class Invoker {
         liveLogs?.publish(fn.tenant, fn.name, { runId, time: line.time.toISOString(), level, message: line.message });
       },
       async fetch(request: WireRequest, signal: AbortSignal) {
+        const span = tracer.startSpan(`fetch ${request.method}`, { kind: SpanKind.CLIENT, attributes: { "http.request.method": request.method, "url.full": redact(request.url, hidden) } }, parent);
         try {
           if (++subrequests > maxSubrequests) throw new FetchDenied(new URL(request.url).host, `more than ${maxSubrequests} subrequests in one invocation`);
-          return await fetcher.fetch(fn.egress, withTraceparent(request, traceId), { checkHop, signal });
+          const response = await fetcher.fetch(fn.egress, withTraceparent(request, traceparentOf(span) ?? randomTraceparent(traceId)), { checkHop, signal });
+          span.setAttribute("http.response.status_code", response.status);
+          return response;
         } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: storable((error as Error).message, hidden) });
           if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: storable((error as Error).message, hidden) });
           throw error;
+        } finally {
+          span.end();
         }
       },
     };
@@ -186,10 +202,15 @@ export class Invoker {
 }
 
 /** Notes each step of a job attempt for its run record, as the guest's step calls pass through. */
-function recordingSteps(service: ServiceHandler, steps: StepLine[], started: number, hidden: string[]): ServiceHandler {
+function recordingSteps(service: ServiceHandler, steps: StepLine[], started: number, hidden: string[], parent: OtelContext): ServiceHandler {
   const begun = new Map<string, number>();
+  const origin = Date.now() - (performance.now() - started);
   const push = (step: StepLine) => {
     if (steps.length < MAX_STEP_LINES) steps.push(step);
+    // Each step is a span too, placed where it ran within the invocation.
+    const span = tracer.startSpan(`step ${step.name}`, { startTime: origin + step.offsetMs, attributes: { "isobox.step.status": step.status, ...(step.outputBytes === undefined ? {} : { "isobox.step.output_bytes": step.outputBytes }) } }, parent);
+    if (step.status === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: step.error?.message });
+    span.end(origin + step.offsetMs + (step.status === "sleeping" ? 0 : step.durationMs));
   };
   return async (op, arg) => {
     const now = performance.now() - started;
@@ -234,8 +255,12 @@ function storable<T extends string | undefined>(text: T, hidden: string[]): T {
 }
 
 /** The run's trace continues downstream (W3C Trace Context), unless the guest set its own. */
-function withTraceparent(request: WireRequest, traceId: string): WireRequest {
+function withTraceparent(request: WireRequest, traceparent: string): WireRequest {
   for (let i = 0; i < request.headers.length; i += 2) if (request.headers[i] === "traceparent") return request;
-  const span = randomUUID().replaceAll("-", "").slice(0, 16);
-  return { ...request, headers: [...request.headers, "traceparent", `00-${traceId}-${span}-01`] };
+  return { ...request, headers: [...request.headers, "traceparent", traceparent] };
+}
+
+/** Without tracing, the run's trace id still goes out, with a fresh span id. */
+function randomTraceparent(traceId: string): string {
+  return `00-${traceId}-${randomUUID().replaceAll("-", "").slice(0, 16)}-01`;
 }

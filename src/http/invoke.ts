@@ -2,11 +2,17 @@
 // without the /fn/:tenant/:function prefix, so an app written for "/" runs unchanged.
 import { Hono, type Context } from "hono";
 import type { WireRequest, WireResponse } from "../../sandbox/protocol.ts";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter } from "@opentelemetry/api";
+import { tracer } from "../telemetry/tracing.ts";
 import { IsoboxError, STATUS, type ErrorCode } from "../errors.ts";
 import { readBodyOf } from "./body.ts";
 import type { Services } from "./services.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
+const HEADER_GETTER: TextMapGetter<Headers> = {
+  get: (headers, key) => headers.get(key) ?? undefined,
+  keys: (headers) => [...headers.keys()],
+};
 
 export function invokeRoutes(services: Services): Hono {
   const app = new Hono();
@@ -27,11 +33,19 @@ async function invoke(services: Services, c: Context): Promise<Response> {
     if (fn.auth === "key") await authorize(services, c, tenant);
     await services.limiter.enter(tenant);
     let response: Response;
+    // The request's span continues the caller's trace (an incoming traceparent).
+    const parent = propagation.extract(ROOT_CONTEXT, c.req.raw.headers, HEADER_GETTER);
+    const span = tracer.startSpan(`${c.req.method} /fn/${tenant}/${name}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": c.req.method, "isobox.tenant": tenant, "isobox.function": name } }, parent);
     try {
       const request = await toWire(c, tenant, name);
-      const { value } = await services.invoker.invoke<WireResponse>(fn, "fetch", request, "http");
+      const { value } = await context.with(trace.setSpan(parent, span), () => services.invoker.invoke<WireResponse>(fn, "fetch", request, "http"));
       response = fromWire(value);
+      span.setAttribute("http.response.status_code", response.status);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
     } finally {
+      span.end();
       services.limiter.leave(tenant);
     }
     services.metrics.httpRequest(fn.tenant, fn.name, response.status, (performance.now() - started) / 1000);

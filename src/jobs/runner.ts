@@ -16,6 +16,8 @@ import {
 } from "./queue.ts";
 import { MAX_STEP_RESULT_CHARS } from "./guest-services.ts";
 import { deleteOldEvents } from "../webhooks/events.ts";
+import { context, SpanKind, trace } from "@opentelemetry/api";
+import { jobTraceContext, tracer } from "../telemetry/tracing.ts";
 
 export interface RunnerOptions {
   /** Attempts this process runs at once. */
@@ -189,15 +191,20 @@ export class JobRunner {
       },
     });
     const kind = job.trigger === "cron" ? "scheduled" : "job";
+    // Every attempt of a job is in the job's trace: the wait in the queue, then the attempt.
+    const parent = jobTraceContext(job.traceId);
+    const due = Math.min(job.runAt.getTime(), Date.now());
+    tracer.startSpan("queue wait", { startTime: due, attributes: { "isobox.job_id": job.id } }, parent).end();
+    const span = tracer.startSpan(`job ${fn.name} attempt ${job.attempts}`, { kind: SpanKind.CONSUMER, attributes: { "isobox.job_id": job.id, "isobox.attempt": job.attempts, "isobox.trigger": job.trigger } }, parent);
     let outcome: Outcome | undefined;
     try {
-      const { value } = await this.invoker.invoke(fn, kind, job.payload, job.trigger, {
+      const { value } = await context.with(trace.setSpan(parent, span), () => this.invoker.invoke(fn, kind, job.payload, job.trigger, {
         traceId: job.traceId,
         job: { id: job.id, attempt: job.attempts },
         service,
         signal: controller.signal,
         limits: { wallMs: fn.limits.jobWallMs, cpuMs: Math.max(fn.limits.cpuMs, this.options.jobCpuMs) },
-      });
+      }));
       outcome = succeeded(value, fn.version);
     } catch (error) {
       const stop = controller.signal.aborted ? (controller.signal.reason as Stop) : undefined;
@@ -207,6 +214,8 @@ export class JobRunner {
         this.metrics?.jobAttempt("cancelled");
         return; // the job is cancelled already (or another worker holds it)
       } else outcome = this.failure(job, fn, error);
+    } finally {
+      span.end();
     }
     this.metrics?.jobAttempt(outcome.kind);
     if (await this.finish(job, outcome)) {
