@@ -58,6 +58,16 @@ describe("jobs", () => {
     assert.fail(`job ${id} did not get there: ${JSON.stringify(job)}`);
   }
 
+  /** The recorded run of a job's attempt (runs are written in batches, shortly after). */
+  async function runOf(fn: string, jobId: string): Promise<any> {
+    for (let i = 0; i < 50; i++) {
+      const run = (await t.api("GET", `/api/tenants/${tenant}/runs?trigger=job&function=${fn}`)).body.runs.find((r: any) => r.jobId === jobId);
+      if (run) return run;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return undefined;
+  }
+
   test("an HTTP function answers 202 with a job id at once; the job's result appears at the status endpoint", async () => {
     const url = await t.deploy("summarize", `export default {
       async fetch(request, env, ctx) {
@@ -79,8 +89,7 @@ describe("jobs", () => {
     assert.deepEqual(job.payload, { text: "hello world" });
     assert.equal(job.function, "summarize");
     // The attempt is a run with its logs.
-    const runs = await t.api("GET", `/api/tenants/${tenant}/runs?trigger=job&function=summarize`);
-    const run = runs.body.runs.find((r: any) => r.jobId === id) ?? (await new Promise((r) => setTimeout(r, 400)), (await t.api("GET", `/api/tenants/${tenant}/runs?trigger=job&function=summarize`)).body.runs.find((r: any) => r.jobId === id));
+    const run = await runOf("summarize", id);
     assert.ok(run, "the attempt is recorded as a run");
     assert.equal(run.attempt, 1);
     const detail = await t.api("GET", `/api/tenants/${tenant}/runs/${run.id}`);
@@ -246,12 +255,7 @@ describe("jobs", () => {
     assert.equal(job.status, "cancelled");
     assert.equal(job.error.code, "ERR_CANCELLED");
     // The attempt stopped: its run is recorded as cancelled, well before the 20 s step would end.
-    let run: any;
-    for (let i = 0; i < 40 && !run; i++) {
-      run = (await t.api("GET", `/api/tenants/${tenant}/runs?trigger=job&function=slow`)).body.runs.find((r: any) => r.jobId === running.body.id);
-      if (!run) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.equal(run?.error?.code, "ERR_CANCELLED");
+    assert.equal((await runOf("slow", running.body.id))?.error?.code, "ERR_CANCELLED");
     assert.equal((await t.api("POST", `${jobUrl("00000000-0000-0000-0000-000000000000")}/cancel`)).status, 404);
   });
 

@@ -9,7 +9,9 @@ import { enqueue } from "../jobs/enqueue.ts";
 import { getEvent, listEvents, type EventRow } from "../webhooks/events.ts";
 import { MAX_WEBHOOK_BYTES, receive, storedHeaders, webhookPayload } from "../webhooks/intake.ts";
 import { WebhookRejected } from "../webhooks/signature.ts";
+import { encodeCursor } from "../db/cursor.ts";
 import { scopedTenant } from "./auth.ts";
+import { queryCursor } from "./cursor.ts";
 import { readBody } from "./body.ts";
 import { fromZod } from "./errors.ts";
 import { baseUrl } from "./json.ts";
@@ -77,12 +79,12 @@ export function webhookRoutes(services: Services): Hono {
     const query = EventsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
     const { cursor, limit, ...filter } = query.data;
-    const rows = await listEvents(db, tenant, { ...filter, limit: limit + 1, cursor: cursor ? decodeCursor(cursor) : undefined });
+    const rows = await listEvents(db, tenant, { ...filter, limit: limit + 1, cursor: queryCursor(cursor) });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return c.json({
       events: page.map((event) => eventView(event, false)),
-      nextCursor: rows.length > limit ? Buffer.from(`${last.receivedAt.toISOString()}|${last.id}`).toString("base64url") : null,
+      nextCursor: rows.length > limit ? encodeCursor(last.receivedAt, last.id) : null,
     });
   });
 
@@ -107,11 +109,4 @@ export function webhookRoutes(services: Services): Hono {
   });
 
   return app;
-}
-
-function decodeCursor(cursor: string): { receivedAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
-  const receivedAt = new Date(at);
-  if (!id || Number.isNaN(receivedAt.getTime())) throw new IsoboxError("ERR_BAD_REQUEST", "query.cursor: not a cursor this API returned", { details: { field: "query.cursor" } });
-  return { receivedAt, id };
 }

@@ -4,24 +4,15 @@ import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { enqueue, payloadJson } from "../jobs/enqueue.ts";
 import { NOTIFY_SECRET, newNotifySecret } from "../jobs/notify.ts";
-import { cancelJob, countJobs, getJob, getSteps, listJobs, retryJob, type JobRow } from "../jobs/queue.ts";
+import { cancelJob, countJobs, getJob, getSteps, listJobs, retryJob } from "../jobs/queue.ts";
+import { encodeCursor } from "../db/cursor.ts";
+import { queryCursor } from "./cursor.ts";
 import { jobView } from "../jobs/view.ts";
 import { scopedTenant } from "./auth.ts";
 import { fromZod } from "./errors.ts";
 import { readJson } from "./json.ts";
 import { EnqueueBody, JobsQuery } from "./schemas.ts";
 import type { Services } from "./services.ts";
-
-function encodeCursor(job: JobRow): string {
-  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
-  const createdAt = new Date(at);
-  if (!id || Number.isNaN(createdAt.getTime())) throw new IsoboxError("ERR_BAD_REQUEST", "query.cursor: not a cursor this API returned", { details: { field: "query.cursor" } });
-  return { createdAt, id };
-}
 
 export function jobRoutes(services: Services): Hono {
   const { db, registry, notifier } = services;
@@ -43,11 +34,11 @@ export function jobRoutes(services: Services): Hono {
     const query = JobsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
     const { function: fn, status, limit, cursor } = query.data;
-    const rows = await listJobs(db, tenant, { function: fn, status, limit: limit + 1, cursor: cursor ? decodeCursor(cursor) : undefined });
+    const rows = await listJobs(db, tenant, { function: fn, status, limit: limit + 1, cursor: queryCursor(cursor) });
     const page = rows.slice(0, limit);
     return c.json({
       jobs: page.map((job) => jobView(job)),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].createdAt, page[page.length - 1].id) : null,
       counts: await countJobs(db, tenant, fn),
     });
   });

@@ -106,14 +106,12 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<{ id: string; sta
  * with SKIP LOCKED so claimers on other nodes pass over them instead of waiting; a function's
  * `concurrency` bounds how many of its jobs run at once (counted at the claim: two nodes
  * claiming in the same instant may together pass it, by at most one batch).
- * `skip` lists "tenant/function" pairs this process is not taking now.
  */
-export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: number, skip: string[] = []): Promise<JobRow[]> {
+export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: number): Promise<JobRow[]> {
   const rows = await db.rows(sql`
     with candidates as (
       select id, tenant, function, concurrency, priority, run_at from jobs j
       where status = 'queued' and run_at <= now()
-        and (tenant || '/' || function) not in (select jsonb_array_elements_text(${JSON.stringify(skip)}::jsonb))
         -- A function at its concurrency is passed over here, not after the limit: otherwise its
         -- backlog would fill every batch and starve the functions queued behind it.
         and (concurrency is null or (select count(*) from jobs r where r.status = 'running' and r.tenant = j.tenant and r.function = j.function) < concurrency)
@@ -259,7 +257,7 @@ export interface JobFilter {
   function?: string;
   status?: JobStatus;
   limit: number;
-  cursor?: { createdAt: Date; id: string };
+  cursor?: { at: Date; id: string };
 }
 
 export async function listJobs(db: Db, tenant: string, filter: JobFilter): Promise<JobRow[]> {
@@ -267,7 +265,7 @@ export async function listJobs(db: Db, tenant: string, filter: JobFilter): Promi
   if (filter.function) conditions.push(sql`function = ${filter.function}`);
   if (filter.status) conditions.push(sql`status = ${filter.status}`);
   if (filter.cursor) {
-    conditions.push(sql`(created_at, id) < (${filter.cursor.createdAt.toISOString()}::timestamptz, ${filter.cursor.id})`);
+    conditions.push(sql`(created_at, id) < (${filter.cursor.at.toISOString()}::timestamptz, ${filter.cursor.id})`);
   }
   const rows = await db.rows(sql`
     select ${COLUMNS} from jobs where ${sql.join(conditions, sql` and `)}

@@ -91,7 +91,11 @@ export class LiveLogs {
     this.flushTimer = undefined;
     const batch = this.pending.splice(0);
     const byKey = new Map<string, LiveLine[]>();
-    for (const { key, line } of batch) byKey.set(key, [...(byKey.get(key) ?? []), line]);
+    for (const { key, line } of batch) {
+      const lines = byKey.get(key);
+      if (lines) lines.push(line);
+      else byKey.set(key, [line]);
+    }
     for (const [key, lines] of byKey) {
       let chunk: LiveLine[] = [];
       let size = 0;

@@ -2,6 +2,7 @@
 import { and, asc, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import { runLogs, runs, runSteps } from "../../schema/tables.ts";
 import type { Database } from "../db/connect.ts";
+import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 
 export interface RunFilter {
   function?: string;
@@ -13,16 +14,6 @@ export interface RunFilter {
 
 type RunRow = typeof runs.$inferSelect;
 
-function encodeCursor(row: RunRow): string {
-  return Buffer.from(`${row.startedAt.toISOString()}|${row.id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { startedAt: Date; id: string } | undefined {
-  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
-  const startedAt = new Date(at);
-  return id && !Number.isNaN(startedAt.getTime()) ? { startedAt, id } : undefined;
-}
-
 export async function listRuns(db: Database, tenant: string, filter: RunFilter): Promise<{ runs: RunRow[]; nextCursor: string | null } | undefined> {
   const where: (SQL | undefined)[] = [eq(runs.tenant, tenant)];
   if (filter.function) where.push(eq(runs.function, filter.function));
@@ -31,12 +22,12 @@ export async function listRuns(db: Database, tenant: string, filter: RunFilter):
   if (filter.cursor) {
     const after = decodeCursor(filter.cursor);
     if (!after) return undefined;
-    where.push(or(lt(runs.startedAt, after.startedAt), and(eq(runs.startedAt, after.startedAt), lt(runs.id, after.id))));
+    where.push(or(lt(runs.startedAt, after.at), and(eq(runs.startedAt, after.at), lt(runs.id, after.id))));
   }
   const rows = await db.select().from(runs).where(and(...where)).orderBy(desc(runs.startedAt), desc(runs.id)).limit(filter.limit + 1);
   const more = rows.length > filter.limit;
   const page = more ? rows.slice(0, filter.limit) : rows;
-  return { runs: page, nextCursor: more ? encodeCursor(page[page.length - 1]) : null };
+  return { runs: page, nextCursor: more ? encodeCursor(page[page.length - 1].startedAt, page[page.length - 1].id) : null };
 }
 
 export async function getRun(db: Database, tenant: string, id: string) {

@@ -35,7 +35,7 @@ export interface EventFilter {
   hook?: string;
   status?: "accepted" | "rejected";
   limit: number;
-  cursor?: { receivedAt: Date; id: string };
+  cursor?: { at: Date; id: string };
 }
 
 export async function listEvents(db: Db, tenant: string, filter: EventFilter): Promise<EventRow[]> {
@@ -43,7 +43,7 @@ export async function listEvents(db: Db, tenant: string, filter: EventFilter): P
   if (filter.function) conditions.push(sql`function = ${filter.function}`);
   if (filter.hook) conditions.push(sql`hook = ${filter.hook}`);
   if (filter.status) conditions.push(sql`status = ${filter.status}`);
-  if (filter.cursor) conditions.push(sql`(received_at, id) < (${filter.cursor.receivedAt.toISOString()}::timestamptz, ${filter.cursor.id})`);
+  if (filter.cursor) conditions.push(sql`(received_at, id) < (${filter.cursor.at.toISOString()}::timestamptz, ${filter.cursor.id})`);
   const rows = await db.rows(sql`select ${SUMMARY} from webhook_events where ${sql.join(conditions, sql` and `)} order by received_at desc, id desc limit ${filter.limit}::int`);
   return rows.map(toRow);
 }
