@@ -47,12 +47,15 @@ function disposeWhenIdle(sandbox: Sandbox): void {
   };
   if (idle()) return sandbox.dispose();
   const timer = setInterval(() => {
-    if (!idle()) return;
+    if (!idle() && !sandbox.disposed) return;
     clearInterval(timer);
     sandbox.dispose();
   }, 250);
   timer.unref();
 }
+
+/** How long close() waits for disposed isolates' threads to hand back their last calls. */
+const CLOSE_SETTLE_MS = 2000;
 
 /** What the pool holds and has stopped, for metrics. */
 export interface PoolStats {
@@ -77,7 +80,9 @@ export class IsolatePool {
   private readonly warm = new Map<string, Warm>();
   private readonly loading = new Map<string, Promise<Warm>>();
   private readonly spares: Sandbox[] = [];
-  private refilling = false;
+  /** Every isolate the pool booted and has not seen disposed: close() ends them all, retired ones too. */
+  private readonly live = new Set<Sandbox>();
+  private refilling: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly kills = { cpu: 0, memory: 0, wall: 0 };
@@ -160,14 +165,24 @@ export class IsolatePool {
     }
   }
 
+  /**
+   * Disposes every isolate, then waits (bounded) until their threads have handed back the calls
+   * still in flight: a process that exits while an isolate's thread is about to call back into
+   * Node aborts in isolated-vm (`IsolateEnvironment::GetCurrent` assertion).
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watchdog);
-    await Promise.allSettled(this.loading.values());
-    for (const { sandbox } of this.warm.values()) sandbox.dispose();
-    for (const sandbox of this.spares) sandbox.dispose();
+    await Promise.allSettled([...this.loading.values(), this.refilling]);
+    const sandboxes = [...this.live];
+    for (const sandbox of sandboxes) sandbox.dispose();
+    this.live.clear();
     this.warm.clear();
     this.spares.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_SETTLE_MS); });
+    await Promise.race([Promise.allSettled(sandboxes.map((sandbox) => sandbox.drained())), bound]);
+    clearTimeout(timer);
   }
 
   private async acquire(image: FunctionImage): Promise<Warm> {
@@ -206,20 +221,36 @@ export class IsolatePool {
   private async takeSpare(memoryMb: number): Promise<Sandbox> {
     const spare = memoryMb === this.options.spareMemoryMb ? this.spares.pop() : undefined;
     void this.refillSpares();
-    return spare ?? Sandbox.boot(memoryMb, { warm: true });
+    return spare ?? this.boot(memoryMb);
+  }
+
+  /** Boots an isolate the pool then owns until it is disposed (a pool closed meanwhile disposes it). */
+  private async boot(memoryMb: number): Promise<Sandbox> {
+    const sandbox = await Sandbox.boot(memoryMb, { warm: true });
+    if (this.closed) {
+      sandbox.dispose();
+      throw new SandboxError("ERR_ISOLATE_DISPOSED", "The isolate pool is closed");
+    }
+    this.live.add(sandbox);
+    sandbox.onDispose(() => this.live.delete(sandbox));
+    return sandbox;
   }
 
   /** Boots spares in the background, one at a time, off the request path. */
-  private async refillSpares(): Promise<void> {
-    if (this.refilling || this.closed) return;
-    this.refilling = true;
-    try {
-      while (!this.closed && this.spares.length < this.options.spares) {
-        this.spares.push(await Sandbox.boot(this.options.spareMemoryMb, { warm: true }));
+  private refillSpares(): Promise<void> {
+    if (this.refilling || this.closed) return this.refilling ?? Promise.resolve();
+    this.refilling = (async () => {
+      try {
+        while (!this.closed && this.spares.length < this.options.spares) {
+          this.spares.push(await this.boot(this.options.spareMemoryMb));
+        }
+      } catch {
+        // Closed while booting; a failed boot is retried by the next cold start.
+      } finally {
+        this.refilling = undefined;
       }
-    } finally {
-      this.refilling = false;
-    }
+    })();
+    return this.refilling;
   }
 
   private evictOverflow(): void {

@@ -54,6 +54,9 @@ export class Sandbox {
    */
   private readonly gone: Promise<never>;
   private markGone!: (error: Error) => void;
+  /** isolated-vm's own promises of the calls not yet handed back (see drained()). */
+  private readonly raw = new Set<Promise<unknown>>();
+  private readonly disposeListeners: Array<() => void> = [];
 
   private constructor(memoryMb: number) {
     this.gone = new Promise<never>((_, reject) => { this.markGone = reject; });
@@ -212,6 +215,20 @@ export class Sandbox {
       this.isolate.dispose();
     }
     this.markGone(new Error("Isolate was disposed"));
+    for (const listener of this.disposeListeners.splice(0)) listener();
+  }
+
+  onDispose(listener: () => void): void {
+    if (this.isolate.isDisposed) listener();
+    else this.disposeListeners.push(listener);
+  }
+
+  /**
+   * Settles once isolated-vm has handed back every call made into this isolate. After dispose()
+   * they fail soon, except one awaiting a guest promise, which may never settle: wait with a bound.
+   */
+  drained(): Promise<unknown> {
+    return Promise.allSettled([...this.raw]);
   }
 
   get disposed(): boolean {
@@ -233,6 +250,9 @@ export class Sandbox {
       this.lastCpuNs = this.cpuNs();
       this.lastWallNs = this.wallNs();
     }
+    this.raw.add(call);
+    const forget = () => this.raw.delete(call);
+    call.then(forget, forget);
     return Promise.race([call, this.gone]).finally(() => this.calls--);
   }
 
