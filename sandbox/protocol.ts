@@ -52,7 +52,21 @@ export interface InvocationInfo {
   env: Record<string, string>;
   /** Set when the invocation is an attempt of a job: step.run and step.sleep are durable then. */
   job?: { id: string; attempt: number };
+  /** Whether spans are recorded (an exporter is on): without it ctx.span costs no host call. */
+  tracing?: boolean;
 }
+
+/** A span attribute's value, as OpenTelemetry allows it (arrays left out). */
+export type AttributeValue = string | number | boolean;
+
+/**
+ * Guest spans (ctx.span, ctx.setAttribute), as HostBindings.trace carries them. Ids are the
+ * guest's, unique within the invocation; 0 is the invocation's own span.
+ */
+export type TraceOp =
+  | { op: "start"; id: number; parent: number; name: string; attributes: Record<string, AttributeValue> }
+  | { op: "end"; id: number; error?: string }
+  | { op: "attribute"; id: number; key: string; value: AttributeValue };
 
 /** A step's outcome as the guest reports it; values travel as JSON text. */
 export interface StepEnd {
@@ -106,8 +120,10 @@ export type HostCallName = keyof HostCalls;
  * GuestRuntime.complete(id, result).
  */
 export interface HostBindings {
-  /** console.* output; never blocks the guest. */
-  log(run: string, level: LogLevel, message: string): void;
+  /** console.* output; never blocks the guest. `fields`: JSON text of the line's structured fields. */
+  log(run: string, level: LogLevel, message: string, fields?: string): void;
+  /** Guest spans and attributes (only called when InvocationInfo.tracing); never blocks the guest. */
+  trace(run: string, op: TraceOp): void;
   /** Starts an asynchronous host operation; its outcome arrives through GuestRuntime.complete. */
   call(run: string, id: number, op: HostCallName, arg: unknown): void;
   /** Cryptographically strong random bytes (n <= 65536). */

@@ -1,6 +1,6 @@
 // The database tables. drizzle-kit generates schema/migrations from this file.
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -51,6 +51,8 @@ export const runs = pgTable("runs", {
   startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
   durationMs: real("duration_ms").notNull(),
   cpuMs: real("cpu_ms").notNull(),
+  /** Heap the isolate held at the end of the run, in bytes. */
+  memoryBytes: bigint("memory_bytes", { mode: "number" }),
   httpStatus: integer("http_status"),
   error: jsonb("error").$type<{ code: string; message: string; stack?: string }>(),
   traceId: text("trace_id").notNull(),
@@ -62,6 +64,8 @@ export const runs = pgTable("runs", {
   index("runs_tenant_started").on(t.tenant, t.startedAt.desc(), t.id.desc()),
   index("runs_tenant_function_started").on(t.tenant, t.function, t.startedAt.desc()),
   index("runs_job").on(t.jobId).where(sql`job_id is not null`),
+  // Retention deletes the oldest runs, whichever tenant's.
+  index("runs_started").on(t.startedAt),
 ]);
 
 export const runLogs = pgTable("run_logs", {
@@ -70,6 +74,8 @@ export const runLogs = pgTable("run_logs", {
   time: timestamp("time", { withTimezone: true }).notNull(),
   level: text("level").notNull(),
   message: text("message").notNull(),
+  /** Structured fields of the line (console.log("text", { key: value })). */
+  fields: jsonb("fields").$type<Record<string, unknown>>(),
 }, (t) => [primaryKey({ columns: [t.runId, t.seq] })]);
 
 

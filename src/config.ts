@@ -58,6 +58,10 @@ export const ConfigSchema = z.object({
   jobLeaseMs: int(1000).default(30_000),
   /** How often an idle runner looks for due jobs when no NOTIFY came (delayed jobs, lost notifications). */
   jobPollMs: int(10).default(1000),
+  /** Runs (with their logs and steps) are deleted this long after they started. */
+  runRetentionHours: z.coerce.number().min(0).default(168),
+  /** The most runs kept; beyond it the oldest go first. */
+  runRetentionMax: int(1).default(1_000_000),
   /** Finished jobs are deleted this long after they finished. */
   jobRetentionHours: z.coerce.number().min(0).default(168),
   /** CPU time of one job attempt, when the manifest's cpuMs is lower (cpuMs is sized for HTTP). */
@@ -103,6 +107,8 @@ const ENV: Record<keyof Config, string> = {
   jobLeaseMs: "ISOBOX_JOB_LEASE_MS",
   jobPollMs: "ISOBOX_JOB_POLL_MS",
   jobRetentionHours: "ISOBOX_JOB_RETENTION_HOURS",
+  runRetentionHours: "ISOBOX_RUN_RETENTION_HOURS",
+  runRetentionMax: "ISOBOX_RUN_RETENTION_MAX",
   jobCpuMs: "ISOBOX_JOB_CPU_MS",
 };
 

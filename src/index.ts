@@ -5,5 +5,5 @@ export type { DeployInput, Deployed } from "./functions/deploy.ts";
 export type { Manifest } from "./functions/manifest.ts";
 export { IsoboxError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
-export type { Handler, Env, Context, ScheduledEvent, EnqueueOptions, JobInfo, JobStatus, Steps } from "./types.ts";
+export type { Handler, Env, Context, ScheduledEvent, EnqueueOptions, JobInfo, JobStatus, Steps, Span, AttributeValue } from "./types.ts";
 export { NonRetriableError, RetryAfterError } from "./jobs/retry-errors.ts";

@@ -12,6 +12,7 @@ import { Invoker } from "./functions/invoke.ts";
 import { FunctionRegistry } from "./functions/registry.ts";
 import { createApp } from "./http/app.ts";
 import { Authenticator } from "./http/auth.ts";
+import { RunRetention } from "./telemetry/run-retention.ts";
 import { RunRecorder } from "./telemetry/recorder.ts";
 import { guestServices } from "./jobs/guest-services.ts";
 import { Notifier } from "./jobs/notify.ts";
@@ -75,6 +76,8 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const metrics = new Metrics({ isolates: () => pool.stats(), jobs: () => queueGauges(db, METRICS_QUEUE_ROWS) });
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db);
+  const retention = new RunRetention(db, { hours: config.runRetentionHours, maxRuns: config.runRetentionMax });
+  retention.start();
   const liveLogs = new LiveLogs(db);
   await liveLogs.start();
   const limiter = new TenantLimiter(db.orm, {
@@ -135,6 +138,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     await pool.close();
     await invoker.drain();
     await recorder.close();
+    await retention.stop();
     await fetcher.close();
     await flushTraces?.();
     await db.close();

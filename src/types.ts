@@ -27,6 +27,22 @@ export interface Context {
   readonly step: Steps;
   /** Set in a job attempt. */
   readonly job?: { readonly id: string; readonly attempt: number };
+  /**
+   * Runs `fn` in a child span of the invocation's span (exported when OpenTelemetry tracing is
+   * on); a throw marks the span failed and is rethrown. Returns what `fn` returns.
+   */
+  span<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Record<string, AttributeValue>): Promise<T>;
+  /** Sets an attribute on the invocation's span. Keys starting with "isobox." are the platform's. */
+  setAttribute(key: string, value: AttributeValue): void;
+}
+
+export type AttributeValue = string | number | boolean;
+
+/** A span made with ctx.span. */
+export interface Span {
+  setAttribute(key: string, value: AttributeValue): Span;
+  /** A child of this span. */
+  span<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Record<string, AttributeValue>): Promise<T>;
 }
 
 export interface EnqueueOptions {

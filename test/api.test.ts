@@ -225,6 +225,6 @@ describe("management API", () => {
     assert.equal(runs[0].status, "succeeded");
     assert.equal(runs[0].trigger, "http");
     const run = await t.api("GET", `/api/tenants/${name}/runs/${runs[0].id}`);
-    assert.deepEqual(run.body.logs.map((l: { level: string; message: string }) => [l.level, l.message]), [["log", "hello { a: 1 }"], ["warn", "careful"], ["error", "nul\uFFFDbyte"]]);
+    assert.deepEqual(run.body.logs.map((l: { level: string; message: string; fields: unknown }) => [l.level, l.message, l.fields]), [["log", "hello", { a: 1 }], ["warn", "careful", null], ["error", "nul\uFFFDbyte", null]]);
   });
 });

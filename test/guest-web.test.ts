@@ -9,7 +9,7 @@ import type { LogLevel, WireRequest, WireResponse } from "../sandbox/protocol.ts
 
 const INFO = { runId: "r1", traceId: "t", tenant: "default", function: "f", env: {} };
 
-type Log = [LogLevel, string];
+type Log = [LogLevel, string] | [LogLevel, string, unknown];
 
 interface RunOptions {
   payload?: unknown;
@@ -26,7 +26,7 @@ async function runJob(body: string, options: RunOptions = {}): Promise<{ value: 
   try {
     await sandbox.load(`export default { async job(payload, env, ctx) {\n${body}\n} }`, "file:///t.js", 1000);
     const logs: Log[] = [];
-    const hooks: InvocationHooks = { log: (level, message) => logs.push([level, message]), fetch: options.fetch ?? noNetwork };
+    const hooks: InvocationHooks = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: options.fetch ?? noNetwork };
     const { value } = await sandbox.dispatch("job", INFO, options.payload ?? null, hooks);
     return { value, logs };
   } finally {
@@ -354,14 +354,15 @@ test("console sends formatted lines to the host with their level", async () => {
     const { log } = console; log("detached");
   `);
   assert.deepEqual(logs[0], ["log", "plain strings 42 true null undefined"]);
-  assert.deepEqual(logs[1], ["info", "{\n  a: 1,\n  b: 'two',\n  nested: { deep: { deeper: [Object] } },\n  list: [ 1, 2, 3 ]\n}"]);
+  assert.deepEqual(logs[1], ["info", "{\n  a: 1,\n  b: 'two',\n  nested: { deep: { deeper: [Object] } },\n  list: [ 1, 2, 3 ]\n}", { a: 1, b: "two", nested: { deep: { deeper: { deepest: 1 } } }, list: [1, 2, 3] }]);
   assert.deepEqual(logs[2], ["warn", "Ann is 42.5 years and 3 days, { x: 1 } extra"]);
   assert.equal(logs[3][0], "error");
   assert.match(logs[3][1], /^TypeError: bad thing\n {4}at /);
   assert.deepEqual(logs[4], ["debug", "Map(1) { 'k' => { v: 1 } } Set(2) { 1, 'a' } [ 1, <1 empty item>, 3 ] Symbol(s) 10n -0"]);
   assert.deepEqual(logs[5], ["log", "<ref *1> { name: 'loop', self: [Circular *1] }"]);
   assert.deepEqual(logs[6], ["log", "1970-01-01T00:00:00.000Z /re/g [Function (anonymous)] [Function: named] [class Foo] Uint8Array(2) [ 1, 2 ]"]);
-  assert.deepEqual(logs[7], ["log", "[Object: null prototype] {} Point { x: 1 } { 'needs-quote': \"it's\" }"]);
+  // A plain object last is the line's structured fields, not part of its message.
+  assert.deepEqual(logs[7], ["log", "[Object: null prototype] {} Point { x: 1 }", { "needs-quote": "it's" }]);
   assert.deepEqual(logs[8], ["error", "Assertion failed: math is broken"]);
   assert.deepEqual(logs[9], ["log", "Headers { a: '1', b: '2' } URL { href: 'https://x.y/z' }"]);
   assert.deepEqual(logs[10], ["log", "detached"]);
@@ -1073,7 +1074,7 @@ test("a Hono app bundled into the guest answers exactly like the same app in Nod
   try {
     await sandbox.load(guestModule, "file:///hono.js", 5000);
     const logs: Log[] = [];
-    const hooks: InvocationHooks = { log: (level, message) => logs.push([level, message]), fetch: noNetwork };
+    const hooks: InvocationHooks = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: noNetwork };
     let run = 0;
     for (const item of HONO_CASES) {
       const expected: globalThis.Response = await app.request(item.path, { method: item.method, headers: item.headers, body: item.body });

@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
+import { sql } from "drizzle-orm";
+import { pruneRuns } from "../src/telemetry/run-retention.ts";
 
 const AGENT = `import type { Handler } from "isobox";
 
@@ -82,4 +84,75 @@ test("a failing three-step job: the failed step, its stack on the source lines, 
   assert.match(shown.stdout, /logs\n.* log\s+attempt 1/);
   const listed = await cli(["runs", "--function", "agent"], env);
   assert.match(listed.stdout, /agent\s+job attempt 2\s+failed/);
+});
+
+/** Polls the runs API until `check` holds for the list (the recorder writes in batches). */
+async function runsUntil(query: string, check: (runs: any[]) => boolean): Promise<any[]> {
+  let runs: any[] = [];
+  for (let i = 0; i < 50; i++) {
+    runs = (await t.api("GET", `/api/tenants/default/runs?${query}`)).body.runs;
+    if (check(runs)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return runs;
+}
+
+test("structured log fields and the isolate's heap are stored with the run and shown by the CLI; secrets redacted", async () => {
+  await t.api("PUT", "/api/tenants/default/secrets/OBS_KEY", { value: "sk-obs-secret-987" });
+  await t.deploy("fields", `export default {
+    async fetch(request, env) {
+      const kept = new Array(50000).fill("x").join("");
+      console.log("fetched", { url: "https://example.test/a", ms: 12, ok: true, token: env.OBS_KEY });
+      console.info({ step: "parse", items: [1, 2] });
+      console.warn("rate %d%%", 5, { ignored: "printf keeps its objects" });
+      return Response.json({ n: kept.length });
+    },
+  }`, { routes: { auth: "public" }, secrets: ["OBS_KEY"] }, "default");
+  const response = await fetch(`${t.url}/fn/default/fields`);
+  assert.equal(response.status, 200);
+  const [run] = await runsUntil("function=fields", (runs) => runs.length > 0);
+  const shown = (await t.api("GET", `/api/tenants/default/runs/${run.id}`)).body;
+  assert.deepEqual(shown.logs.map((l: any) => [l.message, l.fields]), [
+    ["fetched", { url: "https://example.test/a", ms: 12, ok: true, token: "[secret]" }],
+    [`{ step: 'parse', items: [ 1, 2 ] }`, { step: "parse", items: [1, 2] }],
+    [`rate 5% { ignored: 'printf keeps its objects' }`, null],
+  ]);
+  assert.ok(shown.memoryBytes > 100_000 && shown.memoryBytes < 128 * 1024 * 1024, `heap ${shown.memoryBytes}`);
+  const printed = await cli(["runs", "show", run.id], env);
+  const fetched = printed.stdout.split("\n").find((line) => line.includes("fetched")) ?? "";
+  for (const field of [`url="https://example.test/a"`, "ms=12", "ok=true", `token="[secret]"`]) assert.ok(fetched.includes(` ${field}`), fetched);
+  assert.match(printed.stdout, /heap \d+\.\d MB/);
+  assert.doesNotMatch(printed.stdout, /sk-obs-secret/);
+});
+
+test("runs filter by time range; a bad time is a 400 naming the field", async () => {
+  const [latest] = await runsUntil("function=fields", (runs) => runs.length > 0);
+  const at = new Date(latest.startedAt);
+  const since = (await t.api("GET", `/api/tenants/default/runs?function=fields&since=${encodeURIComponent(at.toISOString())}`)).body.runs;
+  assert.ok(since.some((r: any) => r.id === latest.id));
+  const until = (await t.api("GET", `/api/tenants/default/runs?function=fields&until=${encodeURIComponent(at.toISOString())}`)).body.runs;
+  assert.ok(!until.some((r: any) => r.id === latest.id), "until is exclusive");
+  const bad = await t.api("GET", "/api/tenants/default/runs?since=yesterday");
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.code, "ERR_BAD_REQUEST");
+  assert.match(bad.body.error.message, /query\.since/);
+});
+
+test("retention deletes runs older than the period with their logs and steps, then the oldest beyond the cap", async () => {
+  const db = t.box.db;
+  const insert = (id: string, hoursAgo: number) => db.rows(sql`
+    insert into runs (id, tenant, function, version, trigger, status, started_at, duration_ms, cpu_ms, trace_id, log_count)
+    values (${id}, 'default', 'retained', 1, 'job', 'succeeded', now() - make_interval(hours => ${hoursAgo}), 1, 1, 't', 1)`);
+  for (let i = 0; i < 5; i++) await insert(`ret-old-${i}`, 200 + i);
+  for (let i = 0; i < 5; i++) await insert(`ret-new-${i}`, 1 + i);
+  await db.rows(sql`insert into run_logs (run_id, seq, time, level, message) values ('ret-old-0', 0, now(), 'log', 'gone')`);
+  const count = async (like: string) => (await db.rows<{ n: number }>(sql`select count(*)::int as n from runs where id like ${like}`))[0].n;
+  const total = (await db.rows<{ n: number }>(sql`select count(*)::int as n from runs`))[0].n;
+
+  assert.equal(await pruneRuns(db, new Date(Date.now() - 168 * 3_600_000), 1_000_000, 2), 5, "batches of 2 still delete all five");
+  assert.equal(await count("ret-old-%"), 0);
+  assert.equal((await db.rows<{ n: number }>(sql`select count(*)::int as n from run_logs where run_id = 'ret-old-0'`))[0].n, 0);
+  // A cap of the current count minus 2 removes the two oldest runs left: ret-new-4 and ret-new-3.
+  assert.equal(await pruneRuns(db, new Date(0), total - 5 - 2), 2);
+  assert.deepEqual((await db.rows<{ id: string }>(sql`select id from runs where id like 'ret-new-%' order by id`)).map((r) => r.id), ["ret-new-0", "ret-new-1", "ret-new-2"]);
 });

@@ -7,7 +7,21 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startBox, type TestBox } from "./helpers/box.ts";
 
-interface Span { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number }
+interface Span {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  status?: { code?: number; message?: string };
+}
+
+/** An OTLP/JSON attribute's value (stringValue, intValue as a string, boolValue, doubleValue). */
+function attribute(span: Span | undefined, key: string): unknown {
+  const value = span?.attributes?.find((a) => a.key === key)?.value;
+  return value && Object.values(value)[0];
+}
 
 const spans: Span[] = [];
 const seenTraceparents: string[] = [];
@@ -51,6 +65,21 @@ before(async () => {
       return ctx.step.run("second", async () => (await fetch("http://127.0.0.1:${stubPort}/job")).status + a);
     },
   }`, { routes: { auth: "public" }, fetch: { allow: [`127.0.0.1:${stubPort}`] } }, "default");
+  await t.api("PUT", "/api/tenants/default/secrets/KEY", { value: "sk-span-secret-1234" });
+  await t.deploy("spanned", `export default {
+    async fetch(request, env, ctx) {
+      ctx.setAttribute("agent.model", "small-1");
+      const answer = await ctx.span("plan", async (plan) => {
+        plan.setAttribute("plan.queries", 2);
+        await plan.span("rank", () => "ranked", { "rank.top": 3, "rank.secret": env.KEY });
+        return "planned";
+      }, { "plan.kind": "search" });
+      const failed = await ctx.span("parse", () => { throw new TypeError("bad json"); }).catch((error) => error.message);
+      let refused = "";
+      try { ctx.setAttribute("isobox.tenant", "other"); } catch (error) { refused = error.message; }
+      return Response.json({ answer, failed, refused });
+    },
+  }`, { routes: { auth: "public" }, secrets: ["KEY"] }, "default");
 });
 after(async () => {
   await t.close();
@@ -106,4 +135,29 @@ test("a job attempt: queue wait and attempt spans in the job's trace, the steps 
   for (const name of ["step first", "step second", "fetch GET"]) {
     assert.equal(trace.find((s) => s.name === name)?.parentSpanId, invoke.spanId, name);
   }
+});
+
+test("guest code adds attributes and child spans through ctx: nested under the isolate call, failures marked, secrets redacted", async () => {
+  const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
+  const response = await fetch(`${t.url}/fn/default/spanned`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b8-01` } });
+  assert.deepEqual(await response.json(), { answer: "planned", failed: "bad json", refused: `Span attribute "isobox.tenant": keys starting with "isobox." are the platform's` });
+  await exported(() => ["plan", "rank", "parse"].every((name) => spans.some((s) => s.traceId === traceId && s.name === name)));
+  const mine = spans.filter((s) => s.traceId === traceId);
+  const invoke = mine.find((s) => s.name === "invoke spanned fetch");
+  const plan = mine.find((s) => s.name === "plan");
+  const rank = mine.find((s) => s.name === "rank");
+  const parse = mine.find((s) => s.name === "parse");
+  assert.ok(invoke && plan && rank && parse, JSON.stringify(mine.map((s) => s.name)));
+  assert.equal(attribute(invoke, "agent.model"), "small-1");
+  assert.equal(attribute(invoke, "isobox.tenant"), "default", "the platform's attribute stays");
+  assert.equal(plan.parentSpanId, invoke.spanId);
+  assert.equal(rank.parentSpanId, plan.spanId);
+  assert.equal(parse.parentSpanId, invoke.spanId);
+  assert.equal(attribute(plan, "plan.kind"), "search");
+  assert.equal(Number(attribute(plan, "plan.queries")), 2);
+  assert.equal(Number(attribute(rank, "rank.top")), 3);
+  assert.equal(attribute(rank, "rank.secret"), "[secret]");
+  assert.equal(parse.status?.code, 2, "a throw marks the span as an error");
+  assert.equal(parse.status?.message, "TypeError: bad json");
+  assert.notEqual(plan.status?.code, 2);
 });

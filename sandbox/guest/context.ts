@@ -3,6 +3,7 @@ import type { EnqueueOptions, InvocationInfo } from "../protocol.ts";
 import { AbortController } from "./web/abort.ts";
 import { hostCall } from "./host-call.ts";
 import { createSteps } from "./steps.ts";
+import { createTracing } from "./spans.ts";
 
 export interface Pending {
   waitUntil: Promise<unknown>[];
@@ -23,6 +24,7 @@ function enqueue(payload: unknown, options: EnqueueOptions = {}): Promise<{ id: 
 
 export function createContext(info: InvocationInfo): { ctx: object; state: Pending } {
   const state: Pending = { waitUntil: [], abort: new AbortController() };
+  const { span, setAttribute } = createTracing(info);
   const ctx = Object.freeze({
     runId: info.runId,
     traceId: info.traceId,
@@ -40,6 +42,8 @@ export function createContext(info: InvocationInfo): { ctx: object; state: Pendi
       get: (id: string) => (typeof id === "string" ? hostCall("getJob", id) : Promise.reject(new TypeError("ctx.jobs.get: the id must be a string"))),
     }),
     step: createSteps(info),
+    span,
+    setAttribute,
     /** Set in a job attempt: the job's id and which attempt this is (1 for the first). */
     job: info.job ? Object.freeze({ ...info.job }) : undefined,
   });

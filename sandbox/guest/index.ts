@@ -8,6 +8,7 @@ import { enterRun } from "./current-run.ts";
 import { complete, forgetRun, useHostCalls } from "./host-call.ts";
 import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
+import { useTraceBinding } from "./spans.ts";
 import { Response } from "./web/response.ts";
 import { AbortController } from "./web/abort.ts";
 import { TextEncoder } from "./web/encoding.ts";
@@ -18,6 +19,7 @@ const bindings = g[BOOT_BINDINGS_GLOBAL] as HostBindings;
 delete g[BOOT_BINDINGS_GLOBAL];
 
 useHostCalls(bindings);
+useTraceBinding(bindings);
 installWebApis(bindings);
 
 type Handlers = { fetch?: Function; job?: Function; scheduled?: Function };

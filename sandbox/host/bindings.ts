@@ -2,11 +2,14 @@
 // arguments and results are copied. No Reference to a host object ever enters an isolate.
 import ivm from "isolated-vm";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import type { DispatchResult, HostBindings, LogLevel, ServiceCallName, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { AttributeValue, DispatchResult, HostBindings, LogLevel, ServiceCallName, TraceOp, WireError, WireRequest, WireResponse } from "../protocol.ts";
 
 /** What the host does for one invocation; supplied by the embedder per call. */
 export interface InvocationHooks {
-  log(level: LogLevel, message: string): void;
+  /** `fields`: the line's structured fields, JSON text of an object (at most MAX_FIELDS_CHARS). */
+  log(level: LogLevel, message: string, fields?: string): void;
+  /** A guest span or attribute (ctx.span, ctx.setAttribute), its shape checked. */
+  trace?(op: TraceOp): void;
   fetch(request: WireRequest, signal: AbortSignal): Promise<WireResponse>;
   /**
    * The embedder's services (jobs, steps). `arg` is the guest's data, unchecked: the service
@@ -32,6 +35,8 @@ export interface BindingTarget {
 const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 const MAX_RANDOM = 65536;
 const MAX_LOG_CHARS = 16 * 1024;
+const MAX_FIELDS_CHARS = 8 * 1024;
+const MAX_ATTRIBUTE_CHARS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Header fields (name + value pairs) a request or response may carry across the boundary. */
 const MAX_HEADERS = 10_000;
@@ -102,6 +107,37 @@ export function checkWireResponse(value: unknown): WireResponse {
   return { status: wire.status!, statusText: wire.statusText!, headers: wire.headers!, body: wire.body! };
 }
 
+function isAttributeValue(value: unknown): value is AttributeValue {
+  return typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= MAX_ATTRIBUTE_CHARS);
+}
+
+function isSpanId(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isAttributeKey(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 200 && !value.startsWith("isobox.");
+}
+
+/** A guest span operation, checked field by field; undefined when malformed (dropped). */
+export function checkTraceOp(value: unknown): TraceOp | undefined {
+  const op = value as Partial<Record<string, unknown>> | null;
+  if (typeof op !== "object" || op === null || !isSpanId(op.id)) return undefined;
+  if (op.op === "end") return { op: "end", id: op.id, ...(typeof op.error === "string" ? { error: op.error.slice(0, 1000) } : {}) };
+  if (op.op === "attribute") return isAttributeKey(op.key) && isAttributeValue(op.value) ? { op: "attribute", id: op.id, key: op.key, value: op.value } : undefined;
+  if (op.op !== "start" || !isSpanId(op.parent) || typeof op.name !== "string" || op.name.length === 0 || op.name.length > 200) return undefined;
+  const given = op.attributes;
+  if (typeof given !== "object" || given === null || Array.isArray(given)) return undefined;
+  const attributes: Record<string, AttributeValue> = {};
+  const entries = Object.entries(given);
+  if (entries.length > 64) return undefined;
+  for (const [key, field] of entries) {
+    if (!isAttributeKey(key) || !isAttributeValue(field)) return undefined;
+    attributes[key] = field;
+  }
+  return { op: "start", id: op.id, parent: op.parent, name: op.name, attributes };
+}
+
 function bytes(data: unknown): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   throw new TypeError("Expected an ArrayBuffer");
@@ -166,9 +202,16 @@ function guestSafe<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) 
 
 export function createBindings(target: BindingTarget): Record<keyof HostBindings, ivm.Callback> {
   return {
-    log: new ivm.Callback(guestSafe((run: unknown, level: unknown, message: unknown) => {
+    log: new ivm.Callback(guestSafe((run: unknown, level: unknown, message: unknown, fields: unknown) => {
       if (typeof run !== "string" || typeof message !== "string") return;
-      target.hooks(run)?.log(LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS));
+      const json = typeof fields === "string" && fields.length <= MAX_FIELDS_CHARS ? fields : undefined;
+      target.hooks(run)?.log(LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS), json);
+    }), { ignored: true }),
+    trace: new ivm.Callback(guestSafe((run: unknown, op: unknown) => {
+      if (typeof run !== "string") return;
+      const hooks = target.hooks(run);
+      const checked = hooks?.trace ? checkTraceOp(op) : undefined;
+      if (checked) hooks!.trace!(checked);
     }), { ignored: true }),
     call: new ivm.Callback(guestSafe((run: unknown, id: unknown, op: unknown, arg: unknown) => {
       if (typeof run !== "string" || typeof id !== "number") return;

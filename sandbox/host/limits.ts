@@ -25,6 +25,8 @@ export class SandboxError extends Error {
   readonly guest?: { name: string; retryAfterMs?: number };
   /** CPU charged to the failed invocation (set by the pool). */
   cpuMs = 0;
+  /** The isolate's heap after the failure (set by the pool; the limit for a memory kill). */
+  memoryBytes: () => Promise<number | undefined> = async () => undefined;
   constructor(code: SandboxErrorCode, message: string, guestStack?: string, guest?: { name: string; retryAfterMs?: number }) {
     super(message);
     this.name = "SandboxError";

@@ -37,6 +37,8 @@ export interface Invocation {
   cpuMs: number;
   /** Resolves when ctx.waitUntil work is done (or the wall clock ran out). */
   settled: Promise<void>;
+  /** The isolate's heap in use, read when asked (a run that is not recorded does not pay for it). */
+  memoryBytes(): Promise<number | undefined>;
 }
 
 /** Disposes an isolate once nothing runs in it, or once the last invocation's wall clock ran out. */
@@ -135,13 +137,14 @@ export class IsolatePool {
         // No waitUntil work: one call into the isolate instead of two.
         cleanup();
         sandbox.inflight.delete(info.runId);
-        return { value, cpuMs, settled: Promise.resolve() };
+        return { value, cpuMs, settled: Promise.resolve(), memoryBytes: () => sandbox.heapBytes() };
       }
       const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(cleanup);
-      return { value, cpuMs, settled };
+      return { value, cpuMs, settled, memoryBytes: () => sandbox.heapBytes() };
     } catch (error) {
       cleanup();
       const failure = this.failure(sandbox, limits, error);
+      failure.memoryBytes = () => sandbox.heapBytes();
       // A CPU-limit kill used the whole limit, whatever the last sample saw.
       failure.cpuMs = failure.code === "ERR_CPU_LIMIT" ? Math.max(limits.cpuMs, this.chargedMs(sandbox, info.runId)) : this.chargedMs(sandbox, info.runId);
       this.countKill(sandbox, failure.code);

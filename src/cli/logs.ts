@@ -1,12 +1,12 @@
 // isobox logs <function> [--follow]: the latest lines, then (with --follow) each new one as the
 // guest writes it, read from the API's server-sent events until interrupted.
 import type { ApiClient } from "./client.ts";
-import { CliError, type Output } from "./output.ts";
+import { CliError, showFields, type LogLine, type Output } from "./output.ts";
 
-interface Line { runId: string; time: string; level: string; message: string }
+interface Line extends LogLine { runId: string }
 
 function format(line: Line): string {
-  return `${line.time} ${line.level.padEnd(5)} [${line.runId.slice(0, 8)}] ${line.message}`;
+  return `${line.time} ${line.level.padEnd(5)} [${line.runId.slice(0, 8)}] ${line.message}${showFields(line.fields)}`;
 }
 
 export async function showLogs(client: ApiClient, out: Output, fn: string, options: { tenant?: string; follow?: boolean; limit?: string }): Promise<void> {

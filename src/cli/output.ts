@@ -32,3 +32,17 @@ export function output(json: boolean): Output {
 export function formatBytes(n: number): string {
   return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
+
+/** A log line as the API returns it (a run's logs, the logs endpoint). */
+export interface LogLine {
+  time: string;
+  level: string;
+  message: string;
+  fields?: Record<string, unknown> | null;
+}
+
+/** Structured fields after the message: ` key=value …`, values as JSON. */
+export function showFields(fields: LogLine["fields"]): string {
+  if (!fields) return "";
+  return Object.entries(fields).map(([key, value]) => ` ${key}=${JSON.stringify(value)}`).join("");
+}

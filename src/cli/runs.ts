@@ -1,7 +1,7 @@
 // isobox runs: what ran and how it ended; isobox runs show <id>: one run as a timeline of its
 // steps, then its error (on the author's source lines) and its logs.
 import type { ApiClient } from "./client.ts";
-import type { Output } from "./output.ts";
+import { showFields, type LogLine, type Output } from "./output.ts";
 
 interface Run {
   id: string;
@@ -17,7 +17,8 @@ interface Run {
   traceId: string;
   error?: { code: string; message: string; stack?: string } | null;
   steps?: { name: string; status: string; offsetMs: number; durationMs: number; outputBytes?: number | null; preview?: string | null; error?: { name: string; message: string } | null }[];
-  logs?: { time: string; level: string; message: string }[];
+  logs?: LogLine[];
+  memoryBytes?: number | null;
 }
 
 const path = (tenant: string | undefined, rest: string) => `/api/tenants/${encodeURIComponent(tenant ?? "default")}${rest}`;
@@ -52,9 +53,10 @@ export async function listRuns(client: ApiClient, out: Output, options: { tenant
 
 export async function showRun(client: ApiClient, out: Output, id: string, options: { tenant?: string }): Promise<void> {
   const run = await client.request<Run>("GET", path(options.tenant, `/runs/${encodeURIComponent(id)}`));
-  const lines = [line(run), `trace ${run.traceId}${run.jobId ? `  job ${run.jobId}` : ""}  cpu ${ms(run.cpuMs)}`];
+  const memory = run.memoryBytes != null ? `  heap ${(run.memoryBytes / 1048576).toFixed(1)} MB` : "";
+  const lines = [line(run), `trace ${run.traceId}${run.jobId ? `  job ${run.jobId}` : ""}  cpu ${ms(run.cpuMs)}${memory}`];
   if (run.steps?.length) lines.push("", "steps", ...timeline(run));
   if (run.error) lines.push("", `error ${run.error.code}: ${run.error.message}`, ...(run.error.stack ? run.error.stack.split("\n").slice(1).map((frame) => `  ${frame.trim()}`) : []));
-  if (run.logs?.length) lines.push("", "logs", ...run.logs.map((log) => `  ${log.time} ${log.level.padEnd(5)} ${log.message}`));
+  if (run.logs?.length) lines.push("", "logs", ...run.logs.map((log) => `  ${log.time} ${log.level.padEnd(5)} ${log.message}${showFields(log.fields)}`));
   out.result(run, lines.join("\n"));
 }

@@ -17,6 +17,8 @@ import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { LiveLogs } from "../telemetry/live-logs.ts";
 import { context, SpanKind, SpanStatusCode, trace, type Context as OtelContext } from "@opentelemetry/api";
 import { traceparentOf, tracer } from "../telemetry/tracing.ts";
+import { guestSpans, type GuestSpans } from "../telemetry/guest-spans.ts";
+import { logFields } from "../telemetry/log-fields.ts";
 
 const MAX_LOG_LINES = 1000;
 const MAX_STEP_LINES = 1000;
@@ -121,22 +123,26 @@ export class Invoker {
     const logs: LogLine[] = [];
     const env = await this.deps.secrets.env(fn.tenant, fn.secretNames);
     const hidden = Object.values(env);
-    const hooks = this.hooks(fn, runId, logs, env, hidden, traceId, spanContext);
+    const tracing = span.isRecording();
+    const spans = tracing ? guestSpans(spanContext, hidden) : undefined;
+    const hooks = this.hooks(fn, runId, logs, env, hidden, traceId, spanContext, spans);
     const make = this.deps.services;
     const steps: StepLine[] = [];
     let service = options.service;
     if (service) hooks.service = recordingSteps(service, steps, started, hidden, spanContext);
     else if (make) hooks.service = (op, arg) => (service ??= make(fn, traceId))(op, arg);
-    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env, job: options.job };
+    const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env, job: options.job, tracing };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs, steps, jobId: options.job?.id, attempt: options.job?.attempt };
     try {
       const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks, { signal: options.signal, limits: options.limits });
       const durationMs = performance.now() - started;
       this.deps.limiter.chargeCpu(fn.tenant, result.cpuMs);
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
-      const recorded = result.settled.then(() => {
+      const recorded = result.settled.then(async () => {
+        spans?.endAll();
         if (trigger !== "http" || Math.random() < this.deps.httpSampleRate) {
-          this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, httpStatus });
+          const memoryBytes = await result.memoryBytes();
+          this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, memoryBytes, httpStatus });
         }
       });
       this.settling.add(recorded);
@@ -150,10 +156,12 @@ export class Invoker {
       this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
       const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
       const durationMs = performance.now() - started;
-      if (stop?.why === "sleep") this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs });
+      const memoryBytes = error instanceof SandboxError ? await error.memoryBytes() : undefined;
+      spans?.endAll();
+      if (stop?.why === "sleep") this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs, memoryBytes });
       else {
         const recorded = stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
-        this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, error: recorded });
+        this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, memoryBytes, error: recorded });
         span.setStatus({ code: SpanStatusCode.ERROR, message: `${recorded.code}: ${recorded.message}` });
       }
       span.end();
@@ -161,17 +169,19 @@ export class Invoker {
     }
   }
 
-  private hooks(fn: ActiveFunction, runId: string, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string, parent: OtelContext): InvocationHooks {
+  private hooks(fn: ActiveFunction, runId: string, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string, parent: OtelContext, spans?: GuestSpans): InvocationHooks {
     const { fetcher, maxSubrequests, liveLogs } = this.deps;
     const checkHop = pinCheck(fn.pins, env);
     let subrequests = 0;
     return {
-      log(level: LogLevel, message: string) {
+      log(level: LogLevel, message: string, json?: string) {
         if (logs.length >= MAX_LOG_LINES) return;
-        const line = { time: new Date(), level, message: storable(message, hidden) };
+        const fields = logFields(json, hidden);
+        const line = { time: new Date(), level, message: storable(message, hidden), ...(fields ? { fields } : {}) };
         logs.push(line);
-        liveLogs?.publish(fn.tenant, fn.name, { runId, time: line.time.toISOString(), level, message: line.message });
+        liveLogs?.publish(fn.tenant, fn.name, { runId, time: line.time.toISOString(), level, message: line.message, ...(fields ? { fields } : {}) });
       },
+      trace: spans && ((op) => spans.apply(op)),
       async fetch(request: WireRequest, signal: AbortSignal) {
         const span = tracer.startSpan(`fetch ${request.method}`, { kind: SpanKind.CLIENT, attributes: { "http.request.method": request.method, "url.full": redact(request.url, hidden) } }, parent);
         try {

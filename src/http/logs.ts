@@ -25,7 +25,7 @@ export function logRoutes(services: Services, live: LiveLogs): Hono {
     const query = LogsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
     const { function: fn, limit, follow } = query.data;
-    const recent = (await recentLogs(services.db.orm, tenant, fn, limit)).map((line) => ({ ...line, function: fn, time: line.time.toISOString() }));
+    const recent = (await recentLogs(services.db.orm, tenant, fn, limit)).map(({ fields, ...line }) => ({ ...line, ...(fields ? { fields } : {}), function: fn, time: line.time.toISOString() }));
     if (follow !== "1" && follow !== "true") return c.json({ logs: recent });
     return streamSSE(c, async (stream) => {
       const queue: LiveLine[] = [...recent];

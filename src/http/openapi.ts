@@ -107,7 +107,7 @@ export function openApiDocument(): object {
         post: operation("Run an accepted delivery again as a new job", [tenant, id], { 202: ok("{eventId, jobId}") }),
       },
       "/api/tenants/{tenant}/runs": {
-        get: operation("List runs, newest first", [tenant, ...["function", "trigger", "status", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } }))], { 200: ok("{runs, nextCursor}") }),
+        get: operation("List runs, newest first", [tenant, ...["function", "trigger", "status", "since", "until", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } }))], { 200: ok("{runs, nextCursor}") }),
       },
       "/api/tenants/{tenant}/logs": {
         get: operation("A function's latest log lines; with follow=1, server-sent events of new lines as they are written", [tenant, ...query("function", "limit", "follow")], { 200: ok("{logs}, or text/event-stream") }),

@@ -30,6 +30,9 @@ export const RunsQuery = z.strictObject({
   function: z.string().optional(),
   trigger: z.enum(["http", "job", "cron", "webhook"]).optional(),
   status: z.enum(["succeeded", "failed", "suspended"]).optional(),
+  /** ISO 8601 times: runs started at or after `since`, before `until`. */
+  since: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),
+  until: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().optional(),
 });

@@ -14,6 +14,7 @@ export interface LiveLine {
   time: string;
   level: string;
   message: string;
+  fields?: Record<string, unknown>;
 }
 
 type Listener = (line: LiveLine) => void;
@@ -21,6 +22,8 @@ type Listener = (line: LiveLine) => void;
 /** NOTIFY payloads must stay under 8,000 bytes. */
 const MAX_PAYLOAD = 7000;
 const MAX_MESSAGE = 1500;
+/** Fields whose JSON is longer travel without them (the stored run keeps them). */
+const MAX_FIELDS = 1500;
 const FLUSH_MS = 100;
 const ANNOUNCE_MS = 5000;
 const FOLLOW_TTL_MS = 15_000;
@@ -66,7 +69,9 @@ export class LiveLogs {
       this.followed.delete(key);
       return;
     }
-    this.pending.push({ key, line: { ...line, function: fn, message: line.message.slice(0, MAX_MESSAGE) } });
+    const { fields, ...rest } = line;
+    const small = fields && JSON.stringify(fields).length <= MAX_FIELDS ? { fields } : {};
+    this.pending.push({ key, line: { ...rest, ...small, function: fn, message: line.message.slice(0, MAX_MESSAGE) } });
     this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 

@@ -7,6 +7,8 @@ export interface LogLine {
   time: Date;
   level: string;
   message: string;
+  /** Structured fields (console.log("text", { key: value })). */
+  fields?: Record<string, unknown>;
 }
 
 export interface StepLine {
@@ -30,6 +32,8 @@ export interface RunRecord {
   startedAt: Date;
   durationMs: number;
   cpuMs: number;
+  /** Heap the function's isolate held at the end of the run (isolated-vm reports no per-call peak). */
+  memoryBytes?: number;
   httpStatus?: number;
   error?: { code: string; message: string; stack?: string };
   traceId: string;
@@ -125,16 +129,16 @@ export class RunRecorder {
     const stepRows = batch.flatMap((run) => (run.steps ?? []).map((step, seq) => ({ runId: run.id, seq, ...step })));
     const lines = batch.flatMap((run) => run.logs.map((log, seq) => ({ runId: run.id, seq, ...log })));
     await this.db.rows(sql`
-      insert into runs (id, tenant, function, version, trigger, status, started_at, duration_ms, cpu_ms, http_status, error, trace_id, log_count, job_id, attempt)
-      select id, tenant, function, version, trigger, status, "startedAt", "durationMs", "cpuMs", "httpStatus", error, "traceId", "logCount", "jobId", attempt
+      insert into runs (id, tenant, function, version, trigger, status, started_at, duration_ms, cpu_ms, memory_bytes, http_status, error, trace_id, log_count, job_id, attempt)
+      select id, tenant, function, version, trigger, status, "startedAt", "durationMs", "cpuMs", "memoryBytes", "httpStatus", error, "traceId", "logCount", "jobId", attempt
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(id text, tenant text, function text, version int, trigger text, status text,
-        "startedAt" timestamptz, "durationMs" real, "cpuMs" real, "httpStatus" int, error jsonb, "traceId" text, "logCount" int, "jobId" text, attempt int)
+        "startedAt" timestamptz, "durationMs" real, "cpuMs" real, "memoryBytes" bigint, "httpStatus" int, error jsonb, "traceId" text, "logCount" int, "jobId" text, attempt int)
       on conflict do nothing`);
     if (lines.length > 0) {
       await this.db.rows(sql`
-        insert into run_logs (run_id, seq, time, level, message)
-        select "runId", seq, time, level, message
-        from jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) as l("runId" text, seq int, time timestamptz, level text, message text)
+        insert into run_logs (run_id, seq, time, level, message, fields)
+        select "runId", seq, time, level, message, fields
+        from jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) as l("runId" text, seq int, time timestamptz, level text, message text, fields jsonb)
         on conflict do nothing`);
     }
     if (stepRows.length > 0) {

@@ -1,5 +1,5 @@
 // Reading runs back: a page of runs with a keyset cursor, one run with its logs.
-import { and, asc, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
 import { runLogs, runs, runSteps } from "../../schema/tables.ts";
 import type { Database } from "../db/connect.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
@@ -8,6 +8,10 @@ export interface RunFilter {
   function?: string;
   trigger?: string;
   status?: string;
+  /** Runs started at or after. */
+  since?: Date;
+  /** Runs started before. */
+  until?: Date;
   limit: number;
   cursor?: string;
 }
@@ -19,6 +23,8 @@ export async function listRuns(db: Database, tenant: string, filter: RunFilter):
   if (filter.function) where.push(eq(runs.function, filter.function));
   if (filter.trigger) where.push(eq(runs.trigger, filter.trigger as RunRow["trigger"]));
   if (filter.status) where.push(eq(runs.status, filter.status as RunRow["status"]));
+  if (filter.since) where.push(gte(runs.startedAt, filter.since));
+  if (filter.until) where.push(lt(runs.startedAt, filter.until));
   if (filter.cursor) {
     const after = decodeCursor(filter.cursor);
     if (!after) return undefined;
@@ -33,7 +39,7 @@ export async function listRuns(db: Database, tenant: string, filter: RunFilter):
 export async function getRun(db: Database, tenant: string, id: string) {
   const [run] = await db.select().from(runs).where(and(eq(runs.tenant, tenant), eq(runs.id, id)));
   if (!run) return undefined;
-  const logs = await db.select({ time: runLogs.time, level: runLogs.level, message: runLogs.message })
+  const logs = await db.select({ time: runLogs.time, level: runLogs.level, message: runLogs.message, fields: runLogs.fields })
     .from(runLogs).where(eq(runLogs.runId, id)).orderBy(asc(runLogs.seq));
   const steps = await db.select({
     name: runSteps.name, status: runSteps.status, offsetMs: runSteps.offsetMs, durationMs: runSteps.durationMs,
@@ -44,7 +50,7 @@ export async function getRun(db: Database, tenant: string, id: string) {
 
 /** A function's latest log lines, oldest first. */
 export async function recentLogs(db: Database, tenant: string, fn: string, limit: number) {
-  const rows = await db.select({ runId: runLogs.runId, time: runLogs.time, level: runLogs.level, message: runLogs.message })
+  const rows = await db.select({ runId: runLogs.runId, time: runLogs.time, level: runLogs.level, message: runLogs.message, fields: runLogs.fields })
     .from(runLogs).innerJoin(runs, eq(runs.id, runLogs.runId))
     .where(and(eq(runs.tenant, tenant), eq(runs.function, fn)))
     .orderBy(desc(runLogs.time), desc(runLogs.seq)).limit(limit);

@@ -3,17 +3,44 @@
 import type { LogLevel } from "../../protocol.ts";
 import { formatArgs, inspect } from "./inspect.ts";
 
-export type Logger = (level: LogLevel, message: string) => void;
+export type Logger = (level: LogLevel, message: string, fields?: string) => void;
 
 let write: Logger = () => {};
 let groupIndent = "";
+/** Largest structured fields object, as JSON text; a bigger one stays in the message only. */
+const MAX_FIELDS_CHARS = 8 * 1024;
 
-function emit(level: LogLevel, message: string): void {
+function emit(level: LogLevel, message: string, fields?: string): void {
   try {
-    write(level, groupIndent ? message.replace(/^/gm, groupIndent) : message);
+    write(level, groupIndent ? message.replace(/^/gm, groupIndent) : message, fields);
   } catch {
     // Logging never throws into user code.
   }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Structured logging: a plain object as the last argument (`console.log("fetched", { url, ms })`)
+ * becomes the line's fields, stored and shown apart from the message; a lone object is both.
+ * A printf-style first argument keeps its objects for the format.
+ */
+function structured(args: unknown[]): { message: string; fields?: string } {
+  const last = args[args.length - 1];
+  const formatted = typeof args[0] === "string" && args[0].includes("%");
+  if (!isPlainObject(last) || formatted) return { message: formatArgs(args) };
+  let fields: string | undefined;
+  try {
+    fields = JSON.stringify(last);
+  } catch {
+    // Cycles, BigInt: the object stays in the message only.
+  }
+  if (fields === undefined || fields.length > MAX_FIELDS_CHARS) return { message: formatArgs(args) };
+  return { message: formatArgs(args.length > 1 ? args.slice(0, -1) : args), fields };
 }
 
 /** Reports an exception nobody caught (a timer callback, an event listener, queueMicrotask). */
@@ -30,7 +57,10 @@ export function createConsole(logger: Logger): object {
   write = logger;
   const counts = new Map<string, number>();
   const timers = new Map<string, number>();
-  const line = (level: LogLevel) => (...args: unknown[]) => emit(level, formatArgs(args));
+  const line = (level: LogLevel) => (...args: unknown[]) => {
+    const { message, fields } = structured(args);
+    emit(level, message, fields);
+  };
   const elapsed = (name: string) => `${name}: ${(Date.now() - timers.get(name)!).toFixed(3)}ms`;
 
   const methods = {

@@ -28,7 +28,7 @@ import { defineGlobal } from "./util.ts";
 
 export function installWebApis(bindings: HostBindings): void {
   const log = bindings.log;
-  const console = createConsole((level, message) => log(currentRun(), level, message));
+  const console = createConsole((level, message, fields) => log(currentRun(), level, message, fields));
   routeListenerErrors();
 
   const globals: Record<string, unknown> = {
