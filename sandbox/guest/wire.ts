@@ -5,7 +5,7 @@ import type { HeaderPairs, WireRequest, WireResponse } from "../protocol.ts";
 import type { AbortSignal } from "./web/abort.ts";
 import { adoptedBody, attachBody, bodyBytes, bodyOf } from "./web/body.ts";
 import { Headers, sortedPairs } from "./web/headers.ts";
-import { Request } from "./web/request.ts";
+import { requestFromHost, type Request } from "./web/request.ts";
 import { fetchedResponse, Response, responseWithStatus } from "./web/response.ts";
 import { exactBuffer } from "./web/util.ts";
 
@@ -24,7 +24,7 @@ export function headerPairs(headers: Headers): HeaderPairs {
 
 export function toRequest(wire: WireRequest, signal: AbortSignal): Request {
   const hasBody = wire.body !== null && wire.method !== "GET" && wire.method !== "HEAD";
-  const request = new Request(wire.url, { method: wire.method, headers: toHeaders(wire.headers), signal });
+  const request = requestFromHost(wire.url, { method: wire.method, headers: toHeaders(wire.headers), signal });
   if (hasBody) attachBody(request, adoptedBody(new Uint8Array(wire.body!)), request.headers);
   return request;
 }
