@@ -3,11 +3,10 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
+import { scratchDatabase } from "./helpers/postgres.ts";
 
 const LOGGER = `export default { fetch(request) {
   const word = new URL(request.url).searchParams.get("say");
@@ -97,10 +96,8 @@ test("isobox logs --follow prints a line written after it started; isobox logs p
 });
 
 test("a follower on one node sees the lines of a function run on another node", async () => {
-  const admin = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1, onnotice: () => {} });
-  const database = `isobox_logs_${randomBytes(4).toString("hex")}`;
-  await admin.unsafe(`create database ${database}`);
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
+  const database = await scratchDatabase("logs");
+  const databaseUrl = database.url;
   const a = await startBox({ databaseUrl });
   const b = await startBox({ databaseUrl, adminToken: a.admin });
   try {
@@ -115,7 +112,6 @@ test("a follower on one node sees the lines of a function run on another node", 
   } finally {
     await a.close();
     await b.close();
-    await admin.unsafe(`drop database ${database} with (force)`);
-    await admin.end();
+    await database.drop();
   }
 });

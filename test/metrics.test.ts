@@ -1,194 +1,22 @@
 // GET /metrics as Prometheus reads it: invocations counted per function with their outcome and
-// duration, the job queue's depth and age, limit kills, and the token guard. Every scrape goes
-// through a strict parser of the text format 0.0.4 below. (The registry's parsers were tried and
-// refused: parse-prometheus-text-format 1.1.1 folds every labelled series of a histogram into one
-// and accepts lines such as "a b c d"; prom2javascript 0.2.0 misreads a label value ending in an
-// escaped backslash and has no NaN.)
+// duration, the job queue's depth and age, limit kills, and the token guard; and Metrics' sums of
+// several processes' snapshots. Every scrape goes through the strict parser of helpers/prometheus.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import postgres from "postgres";
 import { startBox, type TestBox } from "./helpers/box.ts";
-import { DURATION_BUCKETS, Metrics } from "../src/telemetry/metrics.ts";
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-interface Histogram {
-  labels: Record<string, string>;
-  /** [le, cumulative count], in the order exposed. */
-  buckets: [string, number][];
-  count: number;
-  sum: number;
-}
-interface Family {
-  name: string;
-  type: "counter" | "gauge" | "histogram" | "summary" | "untyped";
-  help: string;
-  samples: Sample[];
-}
-
-// The grammar of https://prometheus.io/docs/instrumenting/exposition_formats/ (text format 0.0.4).
-const BLANK = String.raw`[ \t]*`;
-const LABEL_VALUE = String.raw`"(?:[^"\\\n]|\\[\\"n])*"`; // escapes: \\ \" \n, nothing else
-const LABEL = `${BLANK}[a-zA-Z_][a-zA-Z0-9_]*${BLANK}=${BLANK}${LABEL_VALUE}${BLANK}`;
-const VALUE = String.raw`[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?Inf|NaN`;
-const SAMPLE = new RegExp(String.raw`^([a-zA-Z_:][a-zA-Z0-9_:]*)${BLANK}(?:\{((?:${LABEL}(?:,${LABEL})*,?)?${BLANK})\})?[ \t]+(${VALUE})(?:[ \t]+(-?[0-9]+))?$`);
-const LABEL_PAIR = new RegExp(String.raw`${BLANK}([a-zA-Z_][a-zA-Z0-9_]*)${BLANK}=${BLANK}"((?:[^"\\\n]|\\[\\"n])*)"${BLANK}(,|$)`, "y");
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const TYPES = new Set(["counter", "gauge", "histogram", "summary", "untyped"]);
-
-const unescapeLabel = (text: string) => text.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
-const unescapeHelp = (text: string) => text.replace(/\\(.)/g, (all, c: string) => (c === "n" ? "\n" : c === "\\" ? "\\" : all));
-
-function parseValue(text: string): number {
-  if (/^\+?Inf$/.test(text)) return Infinity;
-  if (text === "-Inf") return -Infinity;
-  if (text === "NaN") return NaN;
-  return Number(text);
-}
-
-function parseLabels(text: string, line: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  LABEL_PAIR.lastIndex = 0;
-  while (LABEL_PAIR.lastIndex < text.length && !/^[ \t]*$/.test(text.slice(LABEL_PAIR.lastIndex))) {
-    const match = LABEL_PAIR.exec(text);
-    assert.ok(match, `malformed labels in: ${line}`);
-    assert.ok(!(match[1] in labels), `label ${match[1]} twice in: ${line}`);
-    labels[match[1]] = unescapeLabel(match[2]);
-    if (match[3] === "") break;
-  }
-  return labels;
-}
-
-/**
- * Parses an exposition and refuses what the format does not allow: a malformed line, name,
- * label, escape or value, HELP or TYPE twice or after the family's samples, a family's samples
- * apart, a sample repeated, a histogram sample without its suffix, a bucket without le.
- */
-function parseExposition(text: string): Map<string, Family> {
-  assert.ok(text.endsWith("\n"), "the exposition ends with a line feed");
-  const families = new Map<string, Family>();
-  const family = (name: string) => {
-    let found = families.get(name);
-    if (!found) families.set(name, (found = { name, type: "untyped", help: "", samples: [] }));
-    return found;
-  };
-  const typed = new Set<string>();
-  const helped = new Set<string>();
-  const seen = new Set<string>();
-  let current: string | undefined;
-  const familyOf = (name: string) => {
-    for (const suffix of ["_bucket", "_sum", "_count"]) {
-      const base = name.slice(0, -suffix.length);
-      if (name.endsWith(suffix) && ["histogram", "summary"].includes(families.get(base)?.type ?? "") && (suffix !== "_bucket" || families.get(base)!.type === "histogram")) return base;
-    }
-    return name;
-  };
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "") continue;
-    if (line.startsWith("#")) {
-      const [, keyword, name, rest = ""] = /^#[ \t]+(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(line) ?? [];
-      if (!keyword) continue; // a plain comment
-      assert.match(name, METRIC_NAME, `metric name in: ${line}`);
-      assert.ok(!family(name).samples.length, `${keyword} after the samples of ${name}`);
-      if (keyword === "HELP") {
-        assert.ok(!helped.has(name), `HELP twice for ${name}`);
-        helped.add(name);
-        family(name).help = unescapeHelp(rest);
-      } else {
-        assert.ok(TYPES.has(rest), `unknown type in: ${line}`);
-        assert.ok(!typed.has(name), `TYPE twice for ${name}`);
-        typed.add(name);
-        family(name).type = rest as Family["type"];
-      }
-      continue;
-    }
-    const match = SAMPLE.exec(line);
-    assert.ok(match, `malformed sample line: ${JSON.stringify(line)}`);
-    const [, name, labelText = "", value] = match;
-    const labels = parseLabels(labelText, line);
-    const owner = familyOf(name);
-    assert.ok(owner === current || !families.get(owner)?.samples.length, `samples of ${owner} are not together`);
-    current = owner;
-    const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
-    assert.ok(!seen.has(key), `sample repeated: ${line}`);
-    seen.add(key);
-    const type = family(owner).type;
-    if (type === "histogram") {
-      assert.notEqual(name, owner, `histogram sample without a suffix: ${line}`);
-      if (name.endsWith("_bucket")) assert.ok("le" in labels && !Number.isNaN(parseValue(labels.le)), `bucket without a valid le: ${line}`);
-    }
-    family(owner).samples.push({ name, labels, value: parseValue(value) });
-  }
-  for (const f of families.values()) if (f.type === "histogram") histograms(f);
-  return families;
-}
-
-/** A histogram family's series; checks that each one's buckets end at +Inf, equal to its _count, and has a _sum. */
-function histograms(f: Family): Histogram[] {
-  const series = new Map<string, Histogram>();
-  for (const s of f.samples) {
-    const { le, ...labels } = s.labels;
-    const key = JSON.stringify(Object.entries(labels).sort());
-    let h = series.get(key);
-    if (!h) series.set(key, (h = { labels, buckets: [], count: NaN, sum: NaN }));
-    if (s.name.endsWith("_bucket")) h.buckets.push([le, s.value]);
-    else if (s.name.endsWith("_count")) h.count = s.value;
-    else h.sum = s.value;
-  }
-  for (const h of series.values()) {
-    assert.equal(h.buckets.at(-1)?.[0], "+Inf", `${f.name}: the last bucket is +Inf`);
-    assert.equal(h.buckets.at(-1)?.[1], h.count, `${f.name}: the +Inf bucket equals _count`);
-    assert.ok(!Number.isNaN(h.sum), `${f.name}: has _sum`);
-  }
-  return [...series.values()];
-}
-
-function samples(families: Map<string, Family>, name: string): Sample[] {
-  const family = families.get(name);
-  assert.ok(family, `family ${name} is exposed`);
-  return family.samples;
-}
-
-/** The value of the one sample of `name` whose labels include `labels`; undefined when there is none. */
-function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = samples(families, name).filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  assert.ok(found.length <= 1, `one sample of ${name} ${JSON.stringify(labels)}`);
-  return found[0]?.value;
-}
-
-function histogramsOf(families: Map<string, Family>, name: string): Histogram[] {
-  const family = families.get(name);
-  assert.ok(family, `family ${name} is exposed`);
-  return histograms(family);
-}
+import { histogramsOf, parseExposition, samples, valueOf, type Family } from "./helpers/prometheus.ts";
+import { DURATION_BUCKETS, Metrics, type MetricsSnapshot } from "../src/telemetry/metrics.ts";
+import { scratchDatabase, type ScratchDatabase } from "./helpers/postgres.ts";
 
 /**
  * On Postgres, a database of the suite's own: the queue gauges count every tenant's jobs, and the
  * runner would take other suites' leftover jobs (and their isolates and kills) into the counts.
  */
-async function scratchDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
-  if (!process.env.DATABASE_URL) return { drop: async () => {} };
-  const name = `isobox_metrics_${randomBytes(4).toString("hex")}`;
-  const at = (database: string) => Object.assign(new URL(process.env.DATABASE_URL!), { pathname: `/${database}` }).href;
-  const admin = postgres(at("postgres"), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  return {
-    url: at(name),
-    async drop() {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
+const ownDatabase = () => (process.env.DATABASE_URL ? scratchDatabase("metrics") : Promise.resolve(undefined));
 
 describe("metrics", () => {
   let t: TestBox;
-  let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+  let scratch: ScratchDatabase | undefined;
   let tenant: string;
   let text: string;
   let families: Map<string, Family>;
@@ -206,8 +34,8 @@ describe("metrics", () => {
   }
 
   before(async () => {
-    scratch = await scratchDatabase();
-    t = await startBox({ jobPollMs: 100, drainMs: 200, ...(scratch.url ? { databaseUrl: scratch.url } : {}) });
+    scratch = await ownDatabase();
+    t = await startBox({ jobPollMs: 100, drainMs: 200, ...(scratch ? { databaseUrl: scratch.url } : {}) });
     ({ name: tenant } = await t.tenant());
     const fnUrl = (name: string) => `${t.url}/fn/${tenant}/${name}`;
     const open = { routes: { auth: "public" } };
@@ -260,7 +88,8 @@ describe("metrics", () => {
       ["isobox_http_request_duration_seconds", "histogram"], ["isobox_jobs_queued", "gauge"], ["isobox_jobs_running", "gauge"],
       ["isobox_jobs_oldest_queued_age_seconds", "gauge"], ["isobox_job_attempts_total", "counter"], ["isobox_isolates_alive", "gauge"],
       ["isobox_isolates_spare", "gauge"], ["isobox_limit_kills_total", "counter"], ["process_resident_memory_bytes", "gauge"],
-      ["nodejs_heap_used_bytes", "gauge"], ["process_cpu_seconds_total", "counter"],
+      ["nodejs_heap_used_bytes", "gauge"], ["process_cpu_seconds_total", "counter"], ["process_start_time_seconds", "gauge"],
+      ["isobox_workers", "gauge"], ["isobox_workers_reporting", "gauge"],
     ] as const) {
       assert.equal(families.get(name)?.type, type, name);
       assert.ok(families.get(name)!.help.length > 0, `${name} has HELP`);
@@ -334,6 +163,12 @@ describe("metrics", () => {
     assert.ok(spare === 0 || spare === 1, `spares ${spare}`);
   });
 
+  test("embedded in an app, the node is this one process", () => {
+    assert.equal(valueOf(families, "isobox_workers"), 1);
+    assert.equal(valueOf(families, "isobox_workers_reporting"), 1);
+    assert.ok(!text.includes("# isobox:"), "no note on gathered workers");
+  });
+
   test("process metrics", () => {
     assert.ok(valueOf(families, "process_resident_memory_bytes")! > 10_000_000);
     assert.ok(valueOf(families, "nodejs_heap_used_bytes")! > 1_000_000);
@@ -394,6 +229,62 @@ describe("Metrics", () => {
     assert.equal(valueOf(families, "isobox_http_request_errors_total", { tenant: "a", function: "_other", code: "ERR_FUNCTION_THREW" }), 1);
     assert.equal(valueOf(families, "isobox_http_requests_total", { tenant: "_other", function: "_other", status: "2xx" }), 2);
     assert.equal(valueOf(families, "isobox_http_requests_total", { tenant: "a", function: "f3", status: "2xx" }), 2);
+  });
+
+  /** A process's snapshot as another worker's arrives: through JSON, like the cluster IPC channel. */
+  const overIpc = (metrics: Metrics) => JSON.parse(JSON.stringify(metrics.snapshot())) as MetricsSnapshot;
+
+  test("snapshots of several processes sum: counters, histograms, attempts, isolates, memory and CPU; the job queue is read once", async () => {
+    let jobReads = 0;
+    const jobs = async () => {
+      jobReads++;
+      return { queued: [{ tenant: "a", function: "j", count: 4 }], queuedOther: 0, running: 1, oldestQueuedAgeSeconds: 0 };
+    };
+    const isolates = () => ({ alive: 2, spare: 1, kills: { cpu: 1, memory: 0, wall: 2 } });
+    const [one, two] = [new Metrics({ isolates, jobs }), new Metrics({ isolates, jobs })];
+    one.httpRequest("a", "f", 200, 0.002);
+    one.httpRequest("a", "f", 500, 0.2, "ERR_FUNCTION_THREW");
+    one.jobAttempt("succeeded");
+    two.httpRequest("a", "f", 200, 0.004);
+    two.httpRequest("a", "g", 404, 0.001, "ERR_NOT_FOUND");
+    two.jobAttempt("succeeded");
+    two.jobAttempt("failed");
+    const snapshots = [overIpc(one), overIpc(two)];
+    const families = parseExposition(await one.render({ snapshots, workers: 3 }));
+
+    const requests = (fn: string, status: string) => valueOf(families, "isobox_http_requests_total", { tenant: "a", function: fn, status });
+    assert.deepEqual([requests("f", "2xx"), requests("f", "5xx"), requests("g", "4xx")], [2, 1, 1]);
+    assert.equal(valueOf(families, "isobox_http_request_errors_total", { function: "f", code: "ERR_FUNCTION_THREW" }), 1);
+    const f = histogramsOf(families, "isobox_http_request_duration_seconds").find((h) => h.labels.function === "f")!;
+    assert.deepEqual(f.buckets.filter(([le]) => ["0.0025", "0.005", "0.25"].includes(le)), [["0.0025", 1], ["0.005", 2], ["0.25", 3]]);
+    assert.equal(f.count, 3);
+    assert.ok(Math.abs(f.sum - 0.206) < 1e-9, `sum ${f.sum}`);
+    assert.equal(valueOf(families, "isobox_job_attempts_total", { outcome: "succeeded" }), 2);
+    assert.equal(valueOf(families, "isobox_job_attempts_total", { outcome: "failed" }), 1);
+    assert.equal(valueOf(families, "isobox_isolates_alive"), 4);
+    assert.equal(valueOf(families, "isobox_isolates_spare"), 2);
+    assert.equal(valueOf(families, "isobox_limit_kills_total", { limit: "wall" }), 4);
+    assert.equal(valueOf(families, "isobox_jobs_queued", { tenant: "a", function: "j" }), 4);
+    assert.equal(jobReads, 1);
+    const total = (pick: (s: MetricsSnapshot) => number) => pick(snapshots[0]) + pick(snapshots[1]);
+    assert.equal(valueOf(families, "process_resident_memory_bytes"), total((s) => s.process.residentBytes));
+    assert.equal(valueOf(families, "process_cpu_seconds_total"), total((s) => s.process.cpuSeconds));
+    assert.equal(valueOf(families, "process_start_time_seconds"), Math.max(...snapshots.map((s) => s.process.startTimeSeconds)));
+    assert.equal(valueOf(families, "isobox_workers"), 3);
+    assert.equal(valueOf(families, "isobox_workers_reporting"), 2);
+  });
+
+  test("a sum keeps the series bound: the earliest series of any process stay, later ones fold into \"_other\"", async () => {
+    const [one, two] = [new Metrics({}, { maxSeries: 20 }), new Metrics({}, { maxSeries: 20 })];
+    for (let i = 0; i < 12; i++) one.httpRequest("a", `f${i}`, 200, 0.01);
+    for (let i = 0; i < 12; i++) two.httpRequest("a", `g${i}`, 200, 0.01);
+    two.httpRequest("a", "f0", 200, 0.01); // newer in `two`, but the node has had a/f0 since `one` began it
+    const render = async (snapshots: MetricsSnapshot[]) => samples(parseExposition(await one.render({ snapshots, workers: 2 })), "isobox_http_requests_total");
+    const summed = await render([overIpc(two), overIpc(one)]);
+    assert.deepEqual(summed.map((s) => s.labels.function), [...Array(12).keys()].map((i) => `f${i}`).concat([...Array(8).keys()].map((i) => `g${i}`), "_other"));
+    assert.equal(summed.find((s) => s.labels.function === "_other")!.value, 4);
+    assert.equal(summed.find((s) => s.labels.function === "f0")!.value, 2);
+    assert.deepEqual(await render([overIpc(one), overIpc(two)]), summed, "the same whichever order the snapshots came in");
   });
 
   test("the test's parser reads the format and refuses what it does not allow", () => {

@@ -3,7 +3,6 @@
 // one test runs two real server processes on one Postgres for a minute.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { FunctionRegistry } from "../src/functions/registry.ts";
 import { Scheduler } from "../src/jobs/cron.ts";
@@ -11,6 +10,7 @@ import { deleteSchedules, replaceSchedules } from "../src/jobs/schedules.ts";
 import type { ScheduleSpec } from "../src/functions/manifest.ts";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { startNode } from "./helpers/process.ts";
+import { scratchDatabase } from "./helpers/postgres.ts";
 
 const LIMITS = { memoryMb: 128, cpuMs: 50, wallMs: 30_000, jobWallMs: 900_000 };
 const SCHEDULED = `export default { scheduled(event) { return event; }, job(payload) { return payload; } }`;
@@ -168,10 +168,8 @@ describe("schedules", () => {
 });
 
 test("two server processes on one Postgres: a per-second schedule runs once a second for a minute, none missing, none doubled", { timeout: 180_000 }, async () => {
-  const admin = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1, onnotice: () => {} });
-  const database = `isobox_cron_${randomBytes(4).toString("hex")}`;
-  await admin.unsafe(`create database ${database}`);
-  const env = { DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`, ISOBOX_WORKERS: "1" };
+  const database = await scratchDatabase("cron");
+  const env = { DATABASE_URL: database.url, ISOBOX_WORKERS: "1" };
   const first = await startNode([], env);
   const second = await startNode([], env);
   try {
@@ -200,7 +198,6 @@ test("two server processes on one Postgres: a per-second schedule runs once a se
   } finally {
     await first.stop();
     await second.stop();
-    await admin.unsafe(`drop database ${database} with (force)`);
-    await admin.end();
+    await database.drop();
   }
 });

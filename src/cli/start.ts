@@ -1,5 +1,6 @@
 // isobox start: a supervisor and W worker processes on one port (node:cluster). A worker that
-// dies is replaced; SIGTERM drains every worker, then exits 0.
+// dies is replaced; SIGTERM drains every worker, then exits 0. The supervisor relays metric
+// snapshots between workers, so GET /metrics reports the whole node.
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { loadConfig, type ConfigInput } from "../config.ts";
 import { createIsobox } from "../isobox.ts";
+import { joinNodeMetrics, relayNodeMetrics } from "../telemetry/cluster-metrics.ts";
 import { ensureDataDirSecret, newAdminToken } from "../tenancy/data-dir-secret.ts";
 import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
@@ -81,6 +83,7 @@ async function supervise(options: StartOptions): Promise<void> {
     else console.log(`Admin token: in ${token.file}`);
     if (demo) void deployExamples(url, token?.value ?? config.adminToken!);
   });
+  relayNodeMetrics((worker) => serving.has(worker));
   for (let i = 0; i < workers; i++) fork();
 
   const stop = (signal: NodeJS.Signals) => {
@@ -116,6 +119,8 @@ async function deployExamples(url: string, token: string): Promise<void> {
 async function runWorker(options: StartOptions): Promise<void> {
   const { demo: _demo, ...overrides } = options;
   let box: Awaited<ReturnType<typeof createIsobox>>;
+  // Before the Isobox exists: its /metrics route is made ready to gather the other workers'.
+  joinNodeMetrics();
   try {
     box = await createIsobox(overrides);
   } catch (error) {

@@ -1,7 +1,9 @@
-// GET /metrics: the process's metrics in Prometheus text format 0.0.4. Open unless
+// GET /metrics: the node's metrics in Prometheus text format 0.0.4 (every worker's under `isobox
+// start`, see telemetry/cluster-metrics.ts; this process's when embedded). Open unless
 // ISOBOX_METRICS_TOKEN is set; then it takes Authorization: Bearer <that token> and nothing else.
 import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
+import { nodeScrape } from "../telemetry/cluster-metrics.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../telemetry/metrics.ts";
 import { sameSecret } from "../tenancy/secret-compare.ts";
 import type { Services } from "./services.ts";
@@ -9,6 +11,7 @@ import type { Services } from "./services.ts";
 export function metricsRoutes(services: Services): Hono {
   const app = new Hono();
   const token = services.config.metricsToken;
+  const scrape = nodeScrape(services.metrics);
   app.get("/metrics", async (c) => {
     if (token !== undefined) {
       const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
@@ -16,7 +19,7 @@ export function metricsRoutes(services: Services): Hono {
         throw new IsoboxError("ERR_UNAUTHORIZED", "Metrics need Authorization: Bearer <ISOBOX_METRICS_TOKEN>");
       }
     }
-    return c.body(await services.metrics.render(), 200, { "content-type": EXPOSITION_CONTENT_TYPE });
+    return c.body(await scrape(), 200, { "content-type": EXPOSITION_CONTENT_TYPE });
   });
   return app;
 }

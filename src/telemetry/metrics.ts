@@ -1,12 +1,15 @@
-// Metrics: per-process counters for Prometheus, and their text exposition (format 0.0.4).
+// Metrics: per-process counters for Prometheus, their snapshots, and the text exposition (format
+// 0.0.4) of one or several processes' snapshots summed (src/telemetry/cluster-metrics.ts gathers
+// the workers' of `isobox start`).
 //
 // Hand-written rather than prom-client (which the registry has, 15.x): prom-client's
 // `labels(...).inc()` hashes a label object into a string key on every call, and the cardinality
 // bound below ("_other" folding) would sit on top of it anyway. Here the request path is two Map
 // lookups, a few array increments and a linear scan of 14 bucket bounds, with no allocation once
 // a series exists: ≈ 40 ns per recorded request on the 2-vCPU bench machine (5M calls), plus the
-// two performance.now() of src/http/invoke.ts (≈ 65 ns each). The renderer is ~80 lines; a new
-// runtime dependency is not worth that (DESIGN.md section 9).
+// two performance.now() of src/http/invoke.ts (≈ 65 ns each). Snapshots and sums happen at scrape
+// time only. The renderer is ~110 lines; a new runtime dependency is not worth that (DESIGN.md
+// section 9).
 
 /** Upper bounds (seconds) of the invocation duration histogram: 1 ms … 30 s (the default wall clock). */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -29,6 +32,11 @@ const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
 interface HttpSeries {
   tenant: string;
   function: string;
+  /**
+   * When the series began (ms since the epoch, sub-millisecond): summing several processes keeps
+   * the earliest series under the bound, so a series that exists never gives way to a newer one.
+   */
+  created: number;
   /** Requests by status class: index 0 is 1xx, 4 is 5xx. */
   statuses: Float64Array;
   /** Isobox errors (ERR_ codes) by code. */
@@ -70,6 +78,43 @@ export interface MetricsOptions {
   maxSeries?: number;
 }
 
+/** One HTTP series as plain data (arrays, not typed arrays or maps): snapshots cross the cluster IPC channel as JSON. */
+export interface HttpSeriesSnapshot {
+  tenant: string;
+  function: string;
+  created: number;
+  statuses: number[];
+  errors: [string, number][];
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** The host process's own resource use at snapshot time. */
+export interface ProcessStats {
+  residentBytes: number;
+  heapUsedBytes: number;
+  cpuSeconds: number;
+  startTimeSeconds: number;
+}
+
+/**
+ * One process's metrics at one instant, as plain data. The job queue gauges are not in it: they
+ * come from the shared database, read once per scrape by the process that renders.
+ */
+export interface MetricsSnapshot {
+  http: HttpSeriesSnapshot[];
+  attempts: [string, number][];
+  isolates?: IsolateStats;
+  process: ProcessStats;
+}
+
+/** What one scrape sums: the snapshots of the worker processes that answered, and how many the node has (NaN: unknown). */
+export interface NodeSnapshots {
+  snapshots: MetricsSnapshot[];
+  workers: number;
+}
+
 /**
  * The counters of one Isobox (one process). HTTP series exist only for functions that resolved, so
  * requests for made-up names cannot grow them; past `maxSeries` a new function is counted as
@@ -78,7 +123,8 @@ export interface MetricsOptions {
  */
 export class Metrics {
   private readonly http = new Map<string, Map<string, HttpSeries>>();
-  private seriesCount = 0;
+  /** Every series of `http`, oldest first: what snapshots list, in the order sums need. */
+  private readonly series: HttpSeries[] = [];
   private readonly maxSeries: number;
   private readonly maxOther: number;
   private readonly attempts = new Map<string, number>();
@@ -109,43 +155,49 @@ export class Metrics {
     this.attempts.set(outcome, (this.attempts.get(outcome) ?? 0) + 1);
   }
 
-  /** The exposition text: Prometheus text format 0.0.4. */
-  async render(): Promise<string> {
-    const out = new Exposition();
-    this.renderHttp(out);
-    const jobs = await this.readJobs();
-    if (jobs) {
-      out.family("isobox_jobs_queued", "gauge", "Queued jobs (due or waiting for their run time) per function, the largest first; past the row cap the rest under tenant and function \"_other\". From the shared database: every process reports the same.");
-      for (const row of jobs.queued) out.sample("isobox_jobs_queued", { tenant: row.tenant, function: row.function }, row.count);
-      if (jobs.queuedOther > 0) out.sample("isobox_jobs_queued", { tenant: OTHER, function: OTHER }, jobs.queuedOther);
-      out.family("isobox_jobs_running", "gauge", "Jobs running on any node (from the shared database).");
-      out.sample("isobox_jobs_running", undefined, jobs.running);
-      out.family("isobox_jobs_oldest_queued_age_seconds", "gauge", "How long the job that has been due the longest has waited to start; 0 when none is due.");
-      out.sample("isobox_jobs_oldest_queued_age_seconds", undefined, jobs.oldestQueuedAgeSeconds);
-    }
-    if (this.attempts.size > 0) {
-      out.family("isobox_job_attempts_total", "counter", "Job attempts this process ended, by outcome (succeeded, failed, retry, sleep, released, cancelled).");
-      for (const [outcome, count] of this.attempts) out.sample("isobox_job_attempts_total", { outcome }, count);
-    }
-    const isolates = this.sources.isolates?.();
-    if (isolates) {
-      out.family("isobox_isolates_alive", "gauge", "Isolates holding a loaded function.");
-      out.sample("isobox_isolates_alive", undefined, isolates.alive);
-      out.family("isobox_isolates_spare", "gauge", "Pre-booted isolates waiting for a function.");
-      out.sample("isobox_isolates_spare", undefined, isolates.spare);
-      out.family("isobox_limit_kills_total", "counter", "Guest code stopped for a limit: cpu and memory count isolates disposed, wall counts invocations abandoned at their wall-clock limit.");
-      for (const limit of ["cpu", "memory", "wall"] as const) out.sample("isobox_limit_kills_total", { limit }, isolates.kills[limit]);
-    }
+  /** This process's metrics now, as plain data: what a worker sends for a node-wide scrape. */
+  snapshot(): MetricsSnapshot {
     const memory = process.memoryUsage();
     const cpu = process.cpuUsage();
-    out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    out.sample("process_resident_memory_bytes", undefined, memory.rss);
-    out.family("nodejs_heap_used_bytes", "gauge", "V8 heap used by the host (isolates' heaps are not in it).");
-    out.sample("nodejs_heap_used_bytes", undefined, memory.heapUsed);
-    out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds (isolates' threads included).");
-    out.sample("process_cpu_seconds_total", undefined, (cpu.user + cpu.system) / 1e6);
-    out.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
-    out.sample("process_start_time_seconds", undefined, Math.round((Date.now() - process.uptime() * 1000) / 1000));
+    return {
+      http: this.series.map((s) => ({
+        tenant: s.tenant,
+        function: s.function,
+        created: s.created,
+        statuses: Array.from(s.statuses),
+        errors: [...s.errors],
+        buckets: Array.from(s.buckets),
+        sum: s.sum,
+        count: s.count,
+      })),
+      attempts: [...this.attempts],
+      isolates: this.sources.isolates?.(),
+      process: {
+        residentBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        startTimeSeconds: Math.round((Date.now() - process.uptime() * 1000) / 1000),
+      },
+    };
+  }
+
+  /**
+   * The exposition text (Prometheus text format 0.0.4) of `node`'s snapshots summed; by default
+   * this process's alone. The job queue gauges are read here, once, however many processes answered.
+   */
+  async render(node: NodeSnapshots = { snapshots: [this.snapshot()], workers: 1 }): Promise<string> {
+    const jobs = await this.readJobs();
+    const total = this.sum(node.snapshots);
+    const out = new Exposition();
+    total.renderHttp(out);
+    if (jobs) renderJobs(out, jobs);
+    if (total.attempts.size > 0) {
+      out.family("isobox_job_attempts_total", "counter", "Job attempts the node's worker processes ended, by outcome (succeeded, failed, retry, sleep, released, cancelled).");
+      for (const [outcome, count] of total.attempts) out.sample("isobox_job_attempts_total", { outcome }, count);
+    }
+    renderIsolates(out, node.snapshots);
+    renderProcess(out, node.snapshots);
+    renderWorkers(out, node);
     return out.text();
   }
 
@@ -163,20 +215,44 @@ export class Metrics {
     return gauges;
   }
 
+  /**
+   * A registry of `snapshots` summed, under this one's bound. Series go in oldest first, across
+   * processes, so the ones past the bound fold into "_other" as in their own process, and a series
+   * already shown is never pushed out by a newer one (unless a worker holding it is missing).
+   */
+  private sum(snapshots: readonly MetricsSnapshot[]): Metrics {
+    const total = new Metrics({}, { maxSeries: this.maxSeries });
+    // A stable sort: one process's series with equal times keep their creation order.
+    for (const series of snapshots.flatMap((s) => s.http).sort((a, b) => a.created - b.created)) total.add(series);
+    for (const { attempts } of snapshots) {
+      for (const [outcome, count] of attempts) total.attempts.set(outcome, (total.attempts.get(outcome) ?? 0) + count);
+    }
+    return total;
+  }
+
+  private add(from: HttpSeriesSnapshot): void {
+    const series = this.http.get(from.tenant)?.get(from.function) ?? this.newSeries(from.tenant, from.function);
+    for (let i = 0; i < series.statuses.length; i++) series.statuses[i] += from.statuses[i];
+    for (const [code, count] of from.errors) series.errors.set(code, (series.errors.get(code) ?? 0) + count);
+    for (let i = 0; i < series.buckets.length; i++) series.buckets[i] += from.buckets[i];
+    series.sum += from.sum;
+    series.count += from.count;
+  }
+
   private renderHttp(out: Exposition): void {
     out.family("isobox_http_requests_total", "counter", "Requests to functions through /fn/, by status class (1xx to 5xx).");
-    for (const series of this.allSeries()) {
+    for (const series of this.series) {
       for (let i = 0; i < STATUS_CLASSES.length; i++) {
         if (series.statuses[i] > 0) out.sample("isobox_http_requests_total", { tenant: series.tenant, function: series.function, status: STATUS_CLASSES[i] }, series.statuses[i]);
       }
     }
     out.family("isobox_http_request_errors_total", "counter", "Requests to functions through /fn/ that ended in an Isobox error, by its code.");
-    for (const series of this.allSeries()) {
+    for (const series of this.series) {
       for (const [code, count] of series.errors) out.sample("isobox_http_request_errors_total", { tenant: series.tenant, function: series.function, code }, count);
     }
     const name = "isobox_http_request_duration_seconds";
     out.family(name, "histogram", "Time from a request's arrival at /fn/ to its response, in seconds.");
-    for (const series of this.allSeries()) {
+    for (const series of this.series) {
       const labels = { tenant: series.tenant, function: series.function, le: "" };
       let cumulative = 0;
       for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
@@ -189,16 +265,12 @@ export class Metrics {
     }
   }
 
-  private *allSeries(): Iterable<HttpSeries> {
-    for (const byFunction of this.http.values()) yield* byFunction.values();
-  }
-
   /** A series for a function seen for the first time, or the "_other" series it folds into. */
   private newSeries(tenant: string, fn: string): HttpSeries {
-    if (this.seriesCount < this.maxSeries) return this.create(tenant, fn);
+    if (this.series.length < this.maxSeries) return this.create(tenant, fn);
     const own = this.http.get(tenant)?.get(OTHER);
     if (own) return own;
-    if (this.seriesCount < this.maxSeries + this.maxOther) return this.create(tenant, OTHER);
+    if (this.series.length < this.maxSeries + this.maxOther) return this.create(tenant, OTHER);
     return this.http.get(OTHER)?.get(OTHER) ?? this.create(OTHER, OTHER);
   }
 
@@ -208,6 +280,7 @@ export class Metrics {
     const series: HttpSeries = {
       tenant,
       function: fn,
+      created: performance.timeOrigin + performance.now(),
       statuses: new Float64Array(STATUS_CLASSES.length),
       errors: new Map(),
       buckets: new Float64Array(DURATION_BUCKETS.length + 1),
@@ -215,9 +288,55 @@ export class Metrics {
       count: 0,
     };
     byFunction.set(fn, series);
-    this.seriesCount++;
+    this.series.push(series);
     return series;
   }
+}
+
+function renderJobs(out: Exposition, jobs: JobGauges): void {
+  out.family("isobox_jobs_queued", "gauge", "Queued jobs (due or waiting for their run time) per function, the largest first; past the row cap the rest under tenant and function \"_other\". From the shared database, read once per scrape: every node reports the same.");
+  for (const row of jobs.queued) out.sample("isobox_jobs_queued", { tenant: row.tenant, function: row.function }, row.count);
+  if (jobs.queuedOther > 0) out.sample("isobox_jobs_queued", { tenant: OTHER, function: OTHER }, jobs.queuedOther);
+  out.family("isobox_jobs_running", "gauge", "Jobs running on any node (from the shared database).");
+  out.sample("isobox_jobs_running", undefined, jobs.running);
+  out.family("isobox_jobs_oldest_queued_age_seconds", "gauge", "How long the job that has been due the longest has waited to start; 0 when none is due.");
+  out.sample("isobox_jobs_oldest_queued_age_seconds", undefined, jobs.oldestQueuedAgeSeconds);
+}
+
+/** The isolate pools' gauges and kills, summed over the processes that have a pool. */
+function renderIsolates(out: Exposition, snapshots: readonly MetricsSnapshot[]): void {
+  const pools = snapshots.flatMap((s) => s.isolates ?? []);
+  if (pools.length === 0) return;
+  const total = (pick: (stats: IsolateStats) => number) => pools.reduce((sum, stats) => sum + pick(stats), 0);
+  out.family("isobox_isolates_alive", "gauge", "Isolates holding a loaded function.");
+  out.sample("isobox_isolates_alive", undefined, total((s) => s.alive));
+  out.family("isobox_isolates_spare", "gauge", "Pre-booted isolates waiting for a function.");
+  out.sample("isobox_isolates_spare", undefined, total((s) => s.spare));
+  out.family("isobox_limit_kills_total", "counter", "Guest code stopped for a limit: cpu and memory count isolates disposed, wall counts invocations abandoned at their wall-clock limit.");
+  for (const limit of ["cpu", "memory", "wall"] as const) out.sample("isobox_limit_kills_total", { limit }, total((s) => s.kills[limit]));
+}
+
+/**
+ * Host resource use summed over the worker processes: the node's memory and CPU in one series
+ * each, however often workers are replaced (a pid label would add series at every restart).
+ */
+function renderProcess(out: Exposition, snapshots: readonly MetricsSnapshot[]): void {
+  const total = (pick: (stats: ProcessStats) => number) => snapshots.reduce((sum, s) => sum + pick(s.process), 0);
+  out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes, summed over the worker processes.");
+  out.sample("process_resident_memory_bytes", undefined, total((s) => s.residentBytes));
+  out.family("nodejs_heap_used_bytes", "gauge", "V8 heap used by the hosts, summed over the worker processes (isolates' heaps are not in it).");
+  out.sample("nodejs_heap_used_bytes", undefined, total((s) => s.heapUsedBytes));
+  out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds, summed over the worker processes (isolates' threads included).");
+  out.sample("process_cpu_seconds_total", undefined, total((s) => s.cpuSeconds));
+  out.family("process_start_time_seconds", "gauge", "Start time of the newest worker process since the Unix epoch, in seconds: it moves whenever a worker starts, and with it the sums of counters may drop.");
+  out.sample("process_start_time_seconds", undefined, Math.max(...snapshots.map((s) => s.process.startTimeSeconds)));
+}
+
+function renderWorkers(out: Exposition, node: NodeSnapshots): void {
+  out.family("isobox_workers", "gauge", "Worker processes serving this node (1 when Isobox is embedded in an app); NaN when the supervisor did not answer.");
+  out.sample("isobox_workers", undefined, node.workers);
+  out.family("isobox_workers_reporting", "gauge", "Worker processes whose metrics this scrape sums. Below isobox_workers when some did not answer in time: every sum then lacks their share, which rate() reads as a counter reset.");
+  out.sample("isobox_workers_reporting", undefined, node.snapshots.length);
 }
 
 /** Content type of the text exposition format 0.0.4. */
