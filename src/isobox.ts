@@ -73,9 +73,9 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     );
   });
   void pool.warmUp();
-  const metrics = new Metrics({ isolates: () => pool.stats(), jobs: () => queueGauges(db, METRICS_QUEUE_ROWS) });
-  const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const recorder = new RunRecorder(db);
+  const metrics = new Metrics({ isolates: () => pool.stats(), runs: () => recorder.stats(), jobs: () => queueGauges(db, METRICS_QUEUE_ROWS) });
+  const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const retention = new RunRetention(db, { hours: config.runRetentionHours, maxRuns: config.runRetentionMax });
   retention.start();
   const liveLogs = new LiveLogs(db);

@@ -89,7 +89,8 @@ describe("metrics", () => {
       ["isobox_jobs_oldest_queued_age_seconds", "gauge"], ["isobox_job_attempts_total", "counter"], ["isobox_isolates_alive", "gauge"],
       ["isobox_isolates_spare", "gauge"], ["isobox_limit_kills_total", "counter"], ["process_resident_memory_bytes", "gauge"],
       ["nodejs_heap_used_bytes", "gauge"], ["process_cpu_seconds_total", "counter"], ["process_start_time_seconds", "gauge"],
-      ["isobox_workers", "gauge"], ["isobox_workers_reporting", "gauge"],
+      ["isobox_workers", "gauge"], ["isobox_workers_reporting", "gauge"], ["isobox_runs_recorded_total", "counter"],
+      ["isobox_runs_dropped_total", "counter"], ["isobox_runs_sampled_out_total", "counter"], ["isobox_runs_buffered", "gauge"],
     ] as const) {
       assert.equal(families.get(name)?.type, type, name);
       assert.ok(families.get(name)!.help.length > 0, `${name} has HELP`);
@@ -161,6 +162,15 @@ describe("metrics", () => {
     assert.equal(valueOf(families, "isobox_isolates_alive"), 5);
     const spare = valueOf(families, "isobox_isolates_spare")!;
     assert.ok(spare === 0 || spare === 1, `spares ${spare}`);
+  });
+
+  test("runs: every finished invocation is written or waiting to be, none dropped, none sampled out at rate 1", () => {
+    // ok ×3, boom ×2, spin, quick and flaky's single attempt; the running slow job has no run yet.
+    const recorded = valueOf(families, "isobox_runs_recorded_total")!;
+    const buffered = valueOf(families, "isobox_runs_buffered")!;
+    assert.equal(recorded + buffered, 8, `recorded ${recorded}, buffered ${buffered}`);
+    assert.equal(valueOf(families, "isobox_runs_dropped_total"), 0);
+    assert.equal(valueOf(families, "isobox_runs_sampled_out_total"), 0);
   });
 
   test("embedded in an app, the node is this one process", () => {

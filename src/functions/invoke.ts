@@ -140,10 +140,12 @@ export class Invoker {
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
       const recorded = result.settled.then(async () => {
         spans?.endAll();
-        if (trigger !== "http" || Math.random() < this.deps.httpSampleRate) {
-          const memoryBytes = await result.memoryBytes();
-          this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, memoryBytes, httpStatus });
+        if (trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
+          this.deps.recorder.sampledOut++;
+          return;
         }
+        const memoryBytes = await result.memoryBytes();
+        this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, memoryBytes, httpStatus });
       });
       this.settling.add(recorded);
       void recorded.finally(() => this.settling.delete(recorded));

@@ -68,8 +68,21 @@ export interface JobGauges {
   oldestQueuedAgeSeconds: number;
 }
 
+/** What the run recorder reports at scrape time. */
+export interface RunStats {
+  /** Runs written to the database. */
+  written: number;
+  /** Runs lost: the buffer overflowed while the database was away, or it refused a batch for good. */
+  dropped: number;
+  /** Successful HTTP runs not stored (ISOBOX_HTTP_RUN_SAMPLE_RATE). */
+  sampledOut: number;
+  /** Runs waiting to be written. */
+  buffered: number;
+}
+
 export interface MetricSources {
   isolates?(): IsolateStats;
+  runs?(): RunStats;
   jobs?(): Promise<JobGauges>;
 }
 
@@ -106,6 +119,7 @@ export interface MetricsSnapshot {
   http: HttpSeriesSnapshot[];
   attempts: [string, number][];
   isolates?: IsolateStats;
+  runs?: RunStats;
   process: ProcessStats;
 }
 
@@ -172,6 +186,7 @@ export class Metrics {
       })),
       attempts: [...this.attempts],
       isolates: this.sources.isolates?.(),
+      runs: this.sources.runs?.(),
       process: {
         residentBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
@@ -196,6 +211,7 @@ export class Metrics {
       for (const [outcome, count] of total.attempts) out.sample("isobox_job_attempts_total", { outcome }, count);
     }
     renderIsolates(out, node.snapshots);
+    renderRuns(out, node.snapshots);
     renderProcess(out, node.snapshots);
     renderWorkers(out, node);
     return out.text();
@@ -314,6 +330,21 @@ function renderIsolates(out: Exposition, snapshots: readonly MetricsSnapshot[]):
   out.sample("isobox_isolates_spare", undefined, total((s) => s.spare));
   out.family("isobox_limit_kills_total", "counter", "Guest code stopped for a limit: cpu and memory count isolates disposed, wall counts invocations abandoned at their wall-clock limit.");
   for (const limit of ["cpu", "memory", "wall"] as const) out.sample("isobox_limit_kills_total", { limit }, total((s) => s.kills[limit]));
+}
+
+/** The run recorders' counts, summed: whether recording keeps up, and what sampling left out. */
+function renderRuns(out: Exposition, snapshots: readonly MetricsSnapshot[]): void {
+  const recorders = snapshots.flatMap((s) => s.runs ?? []);
+  if (recorders.length === 0) return;
+  const total = (pick: (stats: RunStats) => number) => recorders.reduce((sum, stats) => sum + pick(stats), 0);
+  out.family("isobox_runs_recorded_total", "counter", "Runs written to the database.");
+  out.sample("isobox_runs_recorded_total", undefined, total((s) => s.written));
+  out.family("isobox_runs_dropped_total", "counter", "Runs lost: the buffer overflowed while the database was away, or the database refused a batch for good.");
+  out.sample("isobox_runs_dropped_total", undefined, total((s) => s.dropped));
+  out.family("isobox_runs_sampled_out_total", "counter", "Successful HTTP runs not stored (ISOBOX_HTTP_RUN_SAMPLE_RATE); the request counters count them.");
+  out.sample("isobox_runs_sampled_out_total", undefined, total((s) => s.sampledOut));
+  out.family("isobox_runs_buffered", "gauge", "Runs waiting to be written.");
+  out.sample("isobox_runs_buffered", undefined, total((s) => s.buffered));
 }
 
 /**

@@ -60,6 +60,8 @@ export class RunRecorder {
   private readonly db: Db;
   dropped = 0;
   written = 0;
+  /** Successful HTTP runs left out by sampling (counted, not stored). */
+  sampledOut = 0;
   private closed = false;
   /** Failed writes in a row; a batch the database keeps refusing is dropped, not retried for ever. */
   private failures = 0;
@@ -81,6 +83,11 @@ export class RunRecorder {
     }
     if (this.buffer.length >= this.options.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+  }
+
+  /** Counts for metrics. */
+  stats(): { written: number; dropped: number; sampledOut: number; buffered: number } {
+    return { written: this.written, dropped: this.dropped, sampledOut: this.sampledOut, buffered: this.buffer.length };
   }
 
   /** Writes everything buffered; resolves when done (or when a write failed and was re-queued). */
