@@ -38,8 +38,9 @@ export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
 /**
  * What a dispatch returns to the host; the guest never throws across the boundary. `settled`
  * says the invocation registered no ctx.waitUntil work, so the host need not call settle().
+ * `lines`: how many lines the invocation logged so far (see sandbox/guest/log-count.ts).
  */
-export type DispatchResult<T> = { ok: true; value: T; settled?: boolean } | { ok: false; error: WireError };
+export type DispatchResult<T> = { ok: true; value: T; settled?: boolean; lines?: number } | { ok: false; error: WireError; lines?: number };
 
 export type TriggerKind = "fetch" | "job" | "scheduled";
 
@@ -139,8 +140,8 @@ export interface GuestRuntime {
   /** Takes the user module's namespace; returns the handler names found. */
   setModule(namespace: object): DispatchResult<string[]>;
   dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>>;
-  /** Resolves once the invocation's ctx.waitUntil promises settle. */
-  settle(runId: string): Promise<void>;
+  /** Resolves once the invocation's ctx.waitUntil promises settle, with the lines it logged in all. */
+  settle(runId: string): Promise<number>;
   /** The host gave up on the invocation: abort its signal, forget it. */
   abort(runId: string): void;
   /** Answers a HostBindings.call. */

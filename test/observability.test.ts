@@ -156,3 +156,25 @@ test("retention deletes runs older than the period with their logs and steps, th
   assert.equal(await pruneRuns(db, new Date(0), total - 5 - 2), 2);
   assert.deepEqual((await db.rows<{ id: string }>(sql`select id from runs where id like 'ret-new-%' order by id`)).map((r) => r.id), ["ret-new-0", "ret-new-1", "ret-new-2"]);
 });
+
+test("a line logged after a host call, just before the handler returns or throws, is in the run", async () => {
+  await t.deploy("late", `export default {
+    async fetch(request, env, ctx) {
+      await ctx.jobs.get("no-such-job");
+      console.log("after the host call", { n: new URL(request.url).searchParams.get("n") });
+      if (request.url.includes("fail")) throw new Error("failed after logging");
+      return new Response(ctx.runId);
+    },
+  }`, { routes: { auth: "public" } }, "default");
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`${t.url}/fn/default/late?n=${i}${i % 4 === 3 ? "&fail=1" : ""}`);
+    ids.push(i % 4 === 3 ? (await response.json()).error.runId : await response.text());
+  }
+  await runsUntil("function=late&limit=50", (runs) => runs.length === 20);
+  for (const [i, id] of ids.entries()) {
+    const run = (await t.api("GET", `/api/tenants/default/runs/${id}`)).body;
+    assert.equal(run.status, i % 4 === 3 ? "failed" : "succeeded");
+    assert.deepEqual(run.logs.map((l: any) => [l.message, l.fields]), [["after the host call", { n: String(i) }]], `request ${i}`);
+  }
+});

@@ -9,6 +9,7 @@ import { complete, forgetRun, useHostCalls } from "./host-call.ts";
 import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
 import { useTraceBinding } from "./spans.ts";
+import { forgetLines, linesOf, startLines } from "./log-count.ts";
 import { Response } from "./web/response.ts";
 import { AbortController } from "./web/abort.ts";
 import { TextEncoder } from "./web/encoding.ts";
@@ -68,6 +69,7 @@ async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): 
     return { ok: false, error: { name: "TypeError", code: "ERR_NO_HANDLER", message: `The function has no ${kind} handler` } };
   }
   enterRun(info.runId);
+  startLines(info.runId);
   try {
     const { ctx, state } = createContext(info);
     pending.set(info.runId, state);
@@ -84,33 +86,35 @@ async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): 
   } catch (error) {
     // A failed invocation is over for the host: its waitUntil work runs on unobserved.
     pending.delete(info.runId);
-    return { ok: false, error: wireError(error) };
+    return { ok: false, error: wireError(error), lines: forgetLines(info.runId) };
   }
 }
 
 /** A successful result; without waitUntil work the invocation is forgotten at once. */
 function finished(runId: string, value: unknown): DispatchResult<unknown> {
   const state = pending.get(runId);
-  if (state && state.waitUntil.length > 0) return { ok: true, value };
+  if (state && state.waitUntil.length > 0) return { ok: true, value, lines: linesOf(runId) };
   pending.delete(runId);
-  return { ok: true, value, settled: true };
+  return { ok: true, value, settled: true, lines: forgetLines(runId) };
 }
 
 /** Resolves once every ctx.waitUntil promise of the invocation has settled; forgets it. */
-async function settle(runId: string): Promise<void> {
+async function settle(runId: string): Promise<number> {
   const state = pending.get(runId);
-  if (!state) return;
+  if (!state) return forgetLines(runId);
   try {
     await Promise.allSettled(state.waitUntil);
   } finally {
     pending.delete(runId);
   }
+  return forgetLines(runId);
 }
 
 /** The host gave up on the invocation (wall-clock limit, a step.sleep, a cancel): abort its signal and forget it. */
 function abort(runId: string): void {
   const state = pending.get(runId);
   pending.delete(runId);
+  forgetLines(runId);
   // Its host calls will never be answered; dropping them lets their promises be collected.
   forgetRun(runId);
   state?.abort.abort(new DOMException("The invocation exceeded its wall-clock limit", "TimeoutError"));

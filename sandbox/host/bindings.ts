@@ -24,6 +24,8 @@ const SERVICE_CALLS = new Set<unknown>(["enqueue", "getJob", "stepBegin", "stepE
 export interface BindingTarget {
   /** The hooks of an invocation in flight in this isolate; ids of other isolates are unknown. */
   hooks(run: string): InvocationHooks | undefined;
+  /** A log line of invocation `run` (it may arrive after the invocation's result). */
+  log(run: string, level: LogLevel, message: string, fields?: string): void;
   /** Delivers the outcome of a host call back into the guest. */
   complete(id: number, result: DispatchResult<unknown>): void;
   /** Starts a timer owned by the isolate (cleared when it is disposed). */
@@ -205,7 +207,7 @@ export function createBindings(target: BindingTarget): Record<keyof HostBindings
     log: new ivm.Callback(guestSafe((run: unknown, level: unknown, message: unknown, fields: unknown) => {
       if (typeof run !== "string" || typeof message !== "string") return;
       const json = typeof fields === "string" && fields.length <= MAX_FIELDS_CHARS ? fields : undefined;
-      target.hooks(run)?.log(LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS), json);
+      target.log(run, LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS), json);
     }), { ignored: true }),
     trace: new ivm.Callback(guestSafe((run: unknown, op: unknown) => {
       if (typeof run !== "string") return;

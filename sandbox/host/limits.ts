@@ -25,6 +25,10 @@ export class SandboxError extends Error {
   readonly guest?: { name: string; retryAfterMs?: number };
   /** CPU charged to the failed invocation (set by the pool). */
   cpuMs = 0;
+  /** Lines the guest logged before it threw (see Sandbox.release). */
+  lines?: number;
+  /** Resolves once those lines reached the host (set by the pool). */
+  logged: Promise<void> = Promise.resolve();
   /** The isolate's heap after the failure (set by the pool; the limit for a memory kill). */
   memoryBytes: () => Promise<number | undefined> = async () => undefined;
   constructor(code: SandboxErrorCode, message: string, guestStack?: string, guest?: { name: string; retryAfterMs?: number }) {

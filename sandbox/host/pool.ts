@@ -35,7 +35,7 @@ export interface Invocation {
   value: unknown;
   /** CPU time charged to this invocation (shared fairly among concurrent ones). */
   cpuMs: number;
-  /** Resolves when ctx.waitUntil work is done (or the wall clock ran out). */
+  /** Resolves when ctx.waitUntil work is done (or the wall clock ran out) and every log line arrived. */
   settled: Promise<void>;
   /** The isolate's heap in use, read when asked (a run that is not recorded does not pay for it). */
   memoryBytes(): Promise<number | undefined>;
@@ -131,13 +131,12 @@ export class IsolatePool {
     };
     try {
       const cpuLimitNs = options.limits ? limits.cpuMs * 1e6 : undefined;
-      const { value, settled: done } = await Promise.race([sandbox.dispatch(kind, info, arg, hooks, { cpuLimitNs, deadline: started + limits.wallMs }), wall]);
+      const { value, settled: done, lines } = await Promise.race([sandbox.dispatch(kind, info, arg, hooks, { cpuLimitNs, deadline: started + limits.wallMs }), wall]);
       const cpuMs = this.chargedMs(sandbox, info.runId);
       if (done) {
         // No waitUntil work: one call into the isolate instead of two.
         cleanup();
-        sandbox.inflight.delete(info.runId);
-        return { value, cpuMs, settled: Promise.resolve(), memoryBytes: () => sandbox.heapBytes() };
+        return { value, cpuMs, settled: sandbox.release(info.runId, lines), memoryBytes: () => sandbox.heapBytes() };
       }
       const settled = Promise.race([sandbox.settle(info.runId), wall]).catch(() => sandbox.abandon(info.runId)).finally(cleanup);
       return { value, cpuMs, settled, memoryBytes: () => sandbox.heapBytes() };
@@ -149,7 +148,7 @@ export class IsolatePool {
       failure.cpuMs = failure.code === "ERR_CPU_LIMIT" ? Math.max(limits.cpuMs, this.chargedMs(sandbox, info.runId)) : this.chargedMs(sandbox, info.runId);
       this.countKill(sandbox, failure.code);
       if (failure.code === "ERR_WALL_TIMEOUT" || failure.code === "ERR_ABORTED") sandbox.abandon(info.runId);
-      else sandbox.inflight.delete(info.runId);
+      else failure.logged = sandbox.release(info.runId, failure.lines);
       if (sandbox.disposed) this.forget(image.key, sandbox);
       throw failure;
     }

@@ -1,6 +1,6 @@
 // One isolate with the guest runtime booted and, once loaded, one function's module.
 import ivm from "isolated-vm";
-import type { DispatchResult, InvocationInfo, TriggerKind } from "../protocol.ts";
+import type { DispatchResult, InvocationInfo, LogLevel, TriggerKind } from "../protocol.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { checkWireError, checkWireResponse, createBindings, type InvocationHooks } from "./bindings.ts";
 import { SandboxError, type LimitCode } from "./limits.ts";
@@ -13,11 +13,26 @@ let runtimeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 export interface Inflight {
   hooks: InvocationHooks;
   cpuNs: number;
+  /** Log lines that reached the host so far. */
+  lines: number;
   /** This invocation's CPU limit when it is not the image's (a job attempt). */
   cpuLimitNs?: number;
   /** When its wall-clock limit ends (performance.now() time). */
   deadline: number;
 }
+
+/** An invocation the host is done with whose last log lines are still on their way. */
+interface Late {
+  entry: Inflight;
+  expected: number;
+  done(): void;
+}
+
+/**
+ * How long a finished invocation waits for log lines the guest wrote before its result: they
+ * normally arrive within a millisecond; this bounds a line that never comes (a failed callback).
+ */
+const LATE_LINES_MS = 1000;
 
 type RuntimeRefs = Record<"setModule" | "dispatch" | "settle" | "abort" | "complete" | "warmUp", ivm.Reference<Function>>;
 
@@ -28,6 +43,7 @@ export class Sandbox {
   readonly isolate: ivm.Isolate;
   readonly memoryMb: number;
   readonly inflight = new Map<string, Inflight>();
+  private readonly late = new Map<string, Late>();
   /** Set when the host killed the isolate for a limit; explains failures of calls in flight. */
   killedFor: LimitCode | undefined;
   /** CPU time (ns) at the watchdog's last look. */
@@ -89,6 +105,7 @@ export class Sandbox {
     await global.set("globalThis", global.derefInto());
     const bindings = createBindings({
       hooks: (run) => this.inflight.get(run)?.hooks,
+      log: (run, level, message, fields) => this.log(run, level, message, fields),
       complete: (id, result) => this.complete(id, result),
       timer: (ms, done) => this.timer(ms, done),
       cancellers: this.cancellers,
@@ -141,8 +158,8 @@ export class Sandbox {
    * Runs one handler; resolves with the guest's result, and `settled` when it registered no
    * ctx.waitUntil work (then settle() is not needed), or rejects with a SandboxError.
    */
-  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, limits: Pick<Inflight, "cpuLimitNs" | "deadline"> = { deadline: Infinity }): Promise<{ value: unknown; settled: boolean }> {
-    this.inflight.set(info.runId, { hooks, cpuNs: 0, ...limits });
+  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, limits: Pick<Inflight, "cpuLimitNs" | "deadline"> = { deadline: Infinity }): Promise<{ value: unknown; settled: boolean; lines?: number }> {
+    this.inflight.set(info.runId, { hooks, cpuNs: 0, lines: 0, ...limits });
     let result: DispatchResult<unknown>;
     try {
       result = (await this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE))) as DispatchResult<unknown>;
@@ -151,11 +168,12 @@ export class Sandbox {
       // isolated-vm fails the call that was running when it happened.
       throw this.translate(error, "ERR_FUNCTION_THREW");
     }
+    const lines = typeof result.lines === "number" ? result.lines : undefined;
     if (result.ok) {
       const settled = result.settled === true;
-      if (kind !== "fetch") return { value: result.value, settled };
+      if (kind !== "fetch") return { value: result.value, settled, lines };
       try {
-        return { value: checkWireResponse(result.value), settled };
+        return { value: checkWireResponse(result.value), settled, lines };
       } catch (error) {
         throw new SandboxError("ERR_FUNCTION_THREW", `TypeError: ${(error as Error).message}`);
       }
@@ -166,18 +184,48 @@ export class Sandbox {
       this.kill("ERR_MEMORY_LIMIT");
       throw new SandboxError("ERR_MEMORY_LIMIT", error.message);
     }
-    throw new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack, { name: error.name, retryAfterMs: error.retryAfterMs });
+    const thrown = new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack, { name: error.name, retryAfterMs: error.retryAfterMs });
+    thrown.lines = lines;
+    throw thrown;
   }
 
-  /** Waits for ctx.waitUntil work of a finished invocation, then forgets it. */
+  /** Waits for ctx.waitUntil work of a finished invocation and its log lines, then forgets it. */
   async settle(runId: string): Promise<void> {
+    let lines: unknown;
     try {
-      await this.track(this.runtime.settle.apply(undefined, [runId], COPY_PROMISE));
+      lines = await this.track(this.runtime.settle.apply(undefined, [runId], COPY_PROMISE));
     } catch {
       // The isolate died; there is nothing left to wait for.
-    } finally {
-      this.inflight.delete(runId);
     }
+    await this.release(runId, typeof lines === "number" ? lines : undefined);
+  }
+
+  /**
+   * The host is done with an invocation: it is forgotten once the `expected` log lines the guest
+   * reported have arrived (isolated-vm may deliver them after the result), or after LATE_LINES_MS.
+   */
+  release(runId: string, expected?: number): Promise<void> {
+    const entry = this.inflight.get(runId);
+    this.inflight.delete(runId);
+    if (!entry || expected === undefined || entry.lines >= expected || this.isolate.isDisposed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(), LATE_LINES_MS);
+      const done = () => {
+        clearTimeout(timer);
+        this.late.delete(runId);
+        resolve();
+      };
+      this.late.set(runId, { entry, expected, done });
+    });
+  }
+
+  private log(run: string, level: LogLevel, message: string, fields?: string): void {
+    const late = this.late.get(run);
+    const entry = this.inflight.get(run) ?? late?.entry;
+    if (!entry) return;
+    entry.lines++;
+    entry.hooks.log(level, message, fields);
+    if (late && entry.lines >= late.expected) late.done();
   }
 
   /** Abandons an invocation (wall-clock limit): aborts its signal inside the guest. */
@@ -221,6 +269,7 @@ export class Sandbox {
   }
 
   dispose(): void {
+    for (const { done } of [...this.late.values()]) done();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const controller of this.cancellers.values()) controller.abort();

@@ -147,8 +147,7 @@ export class Invoker {
         const memoryBytes = await result.memoryBytes();
         this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, memoryBytes, httpStatus });
       });
-      this.settling.add(recorded);
-      void recorded.finally(() => this.settling.delete(recorded));
+      this.settle(recorded);
       span.setAttribute("isobox.cpu_ms", result.cpuMs);
       span.end();
       return { value: result.value as T, runId, cpuMs: result.cpuMs };
@@ -158,17 +157,27 @@ export class Invoker {
       this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
       const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
       const durationMs = performance.now() - started;
-      const memoryBytes = error instanceof SandboxError ? await error.memoryBytes() : undefined;
       spans?.endAll();
-      if (stop?.why === "sleep") this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs, memoryBytes });
-      else {
-        const recorded = stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
-        this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, memoryBytes, error: recorded });
-        span.setStatus({ code: SpanStatusCode.ERROR, message: `${recorded.code}: ${recorded.message}` });
-      }
+      const recorded = stop?.why === "sleep" ? undefined
+        : stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
+      if (recorded) span.setStatus({ code: SpanStatusCode.ERROR, message: `${recorded.code}: ${recorded.message}` });
+      // Recorded once the lines the guest logged before it threw have arrived; the caller does not wait.
+      this.settle((async () => {
+        const sandboxError = error instanceof SandboxError ? error : undefined;
+        await sandboxError?.logged;
+        const memoryBytes = await sandboxError?.memoryBytes();
+        if (recorded) this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, memoryBytes, error: recorded });
+        else this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs, memoryBytes });
+      })());
       span.end();
       throw failure;
     }
+  }
+
+  /** Recording work that outlives the call; drain() waits for it. */
+  private settle(work: Promise<void>): void {
+    this.settling.add(work);
+    void work.finally(() => this.settling.delete(work));
   }
 
   private hooks(fn: ActiveFunction, runId: string, logs: LogLine[], env: Record<string, string>, hidden: string[], traceId: string, parent: OtelContext, spans?: GuestSpans): InvocationHooks {

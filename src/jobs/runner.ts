@@ -163,7 +163,7 @@ export class JobRunner {
     const done = this.attempt(job, controller)
       .catch((error) => console.error(`isobox: job ${job.id} attempt failed in the runner`, error))
       .finally(() => {
-        this.running.delete(job.id);
+        if (this.running.get(job.id)?.controller === controller) this.running.delete(job.id);
         this.finishing.delete(done);
         this.wake();
       });
@@ -275,13 +275,14 @@ export class JobRunner {
 
   /** Renews the leases of running jobs; an attempt whose lease was lost is stopped (another worker has the job). */
   private async heartbeat(): Promise<void> {
-    const ids = [...this.running.keys()];
-    if (ids.length === 0) return;
-    const held = await renewLeases(this.db, this.worker, ids, this.options.leaseMs);
-    for (const id of ids) {
-      const running = this.running.get(id);
-      // A job that finished since the ids were read is not running any more: nothing to stop.
-      if (running && !held.has(id) && !running.controller.signal.aborted) this.stop(id, new Stop("cancel", "The job's lease was lost"));
+    const attempts = [...this.running];
+    if (attempts.length === 0) return;
+    const held = await renewLeases(this.db, this.worker, attempts.map(([id]) => id), this.options.leaseMs);
+    for (const [id, attempt] of attempts) {
+      // Only the attempt whose lease was asked about: one that finished meanwhile is not running
+      // any more, and a new attempt of the same job (retried and claimed again by this worker)
+      // holds its own fresh lease.
+      if (this.running.get(id) === attempt && !held.has(id) && !attempt.controller.signal.aborted) this.stop(id, new Stop("cancel", "The job's lease was lost"));
     }
   }
 

@@ -25,10 +25,15 @@ import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } 
 import { urlClasses } from "./url.ts";
 import { defineLazyGlobal } from "./lazy.ts";
 import { defineGlobal } from "./util.ts";
+import { countLine } from "../log-count.ts";
 
 export function installWebApis(bindings: HostBindings): void {
   const log = bindings.log;
-  const console = createConsole((level, message, fields) => log(currentRun(), level, message, fields));
+  const console = createConsole((level, message, fields) => {
+    const run = currentRun();
+    log(run, level, message, fields);
+    countLine(run);
+  });
   routeListenerErrors();
 
   const globals: Record<string, unknown> = {

@@ -1,0 +1,26 @@
+// Lines each invocation has logged so far. Log lines reach the host through an ignored (fire and
+// forget) callback, which isolated-vm may deliver after the result of the call they were written
+// in; the result carries this count, so the host waits for the lines before it records the run.
+const counts = new Map<string, number>();
+
+/** A dispatch begins: its lines are counted until it is forgotten. */
+export function startLines(run: string): void {
+  counts.set(run, 0);
+}
+
+/** Counts a line of a run still in progress (a timer's line after its run ended reaches nobody). */
+export function countLine(run: string): void {
+  const count = counts.get(run);
+  if (count !== undefined) counts.set(run, count + 1);
+}
+
+export function linesOf(run: string): number {
+  return counts.get(run) ?? 0;
+}
+
+/** The invocation is over for the host: its count goes too. */
+export function forgetLines(run: string): number {
+  const count = linesOf(run);
+  counts.delete(run);
+  return count;
+}
