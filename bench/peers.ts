@@ -1,4 +1,8 @@
 // Installs bench/'s own dependencies (the peers and the load generator) on first use.
+// workerd's postinstall only links its platform package's binary into bin/ (or downloads it when
+// optional dependencies were skipped): bench/package.json denies it through allowScripts and
+// bench/workerd.ts runs the platform package's binary, so the install is the same whether or not
+// this npm runs dependencies' install scripts.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

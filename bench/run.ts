@@ -1,15 +1,17 @@
 // npm run bench: every benchmark in one run on this machine, each table with its peer.
-// `npm run bench -- --quick` for a short run; `--only jobs` (or http, cold-start, webhooks) for one of them.
+// `npm run bench -- --quick` for a short run; `--only jobs` (or http, cold-start, webhooks, density) for one of them.
 import { cpus, totalmem } from "node:os";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createIsobox, type Isobox } from "../src/index.ts";
 import { benchColdStart } from "./cold-start.ts";
+import { benchDensity } from "./density.ts";
 import { benchHttp } from "./http.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchWebhooks } from "./webhooks.ts";
 import { ensurePeers } from "./peers.ts";
+import { workerdPackage } from "./workerd.ts";
 import { scratchDatabase } from "./postgres.ts";
 import { randomBytes } from "node:crypto";
 
@@ -26,7 +28,7 @@ async function box(httpRunSampleRate: number, databaseUrl = process.env.DATABASE
   return createIsobox({ dataDir, databaseUrl, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate });
 }
 
-console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
+console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, workerd ${workerdPackage().version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
 if (wanted("webhooks")) {
   const database = await scratchDatabase(`isobox_bench_hooks_${randomBytes(4).toString("hex")}`);
   const boxes: [string, () => Promise<Isobox>][] = [[process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite", () => box(1)]];
@@ -49,5 +51,7 @@ if (wanted("http") || wanted("cold-start")) {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }
 }
+// Measured in a fresh process and in workerd's, so this process's memory is not in it.
+if (wanted("density")) console.log(await benchDensity({ functions: quick ? 100 : 300 }));
 // Its own boxes and databases, after the others are closed so that their runners are not polling.
 if (wanted("jobs")) console.log(await benchJobs({ jobs: quick ? 1000 : 5000, samples: quick ? 50 : 200, rounds: quick ? 1 : 3, concurrency: 50 }));
