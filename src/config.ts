@@ -53,7 +53,7 @@ export const ConfigSchema = z.object({
   /** Whether this process turns due cron fires into jobs (every node may: a fire is one job whoever sees it). */
   scheduler: z.union([z.boolean(), z.stringbool()]).default(true),
   /** Job attempts one process runs at once. */
-  jobConcurrency: int(1).default(50),
+  jobConcurrency: int(1).default(100),
   /** How long a claimed job is held without a heartbeat before another node may take it. */
   jobLeaseMs: int(1000).default(30_000),
   /** How often an idle runner looks for due jobs when no NOTIFY came (delayed jobs, lost notifications). */

@@ -169,7 +169,7 @@ test("a line logged after a host call, just before the handler returns or throws
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) {
     const response = await fetch(`${t.url}/fn/default/late?n=${i}${i % 4 === 3 ? "&fail=1" : ""}`);
-    ids.push(i % 4 === 3 ? (await response.json()).error.runId : await response.text());
+    ids.push(i % 4 === 3 ? ((await response.json()) as { error: { runId: string } }).error.runId : await response.text());
   }
   await runsUntil("function=late&limit=50", (runs) => runs.length === 20);
   for (const [i, id] of ids.entries()) {

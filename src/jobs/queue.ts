@@ -121,7 +121,10 @@ export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: 
     ),
     ranked as (
       select c.id, c.concurrency, row_number() over (partition by c.tenant, c.function order by c.priority desc, c.run_at, c.id) as rank,
-        (select count(*) from jobs r where r.status = 'running' and r.tenant = c.tenant and r.function = c.function) as running
+        -- Counted only for functions with a limit: the count visits the running rows' index
+        -- entries, dead ones included (2.5 of a 4 ms claim of 50 with no limit, before).
+        case when c.concurrency is null then 0
+          else (select count(*) from jobs r where r.status = 'running' and r.tenant = c.tenant and r.function = c.function) end as running
       from candidates c
     ),
     chosen as (
