@@ -1,7 +1,7 @@
 // The guest runtime: evaluated once in every isolate before user code. It installs the Web APIs
 // on the global scope, then exposes { setModule, dispatch, settle } to the host through a global
 // that the host reads and deletes before user code runs.
-import type { DispatchResult, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { DispatchResult, FetchDispatch, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { installWebApis } from "./web/index.ts";
 import { enterRun } from "./current-run.ts";
@@ -16,6 +16,8 @@ import { TextEncoder } from "./web/encoding.ts";
 import { DOMException } from "./web/dom-exception.ts";
 
 const g = globalThis as Record<string, unknown>;
+// The runtime's own JSON: user code may replace the global's methods.
+const { parse, stringify } = JSON;
 const bindings = g[BOOT_BINDINGS_GLOBAL] as HostBindings;
 delete g[BOOT_BINDINGS_GLOBAL];
 
@@ -61,6 +63,18 @@ function setModule(namespace: Record<string, unknown>): DispatchResult<string[]>
   }
   handlers = found;
   return { ok: true, value: Object.keys(found) };
+}
+
+/** The host's side of a dispatch (see GuestRuntime.dispatch): JSON in and out for fetch. */
+async function dispatchWire(kind: TriggerKind, infoJson: string, arg: unknown, body: ArrayBuffer | null): Promise<DispatchResult<unknown> | FetchDispatch> {
+  const info = parse(infoJson) as InvocationInfo;
+  if (kind !== "fetch") return dispatch(kind, info, arg);
+  const request = parse(arg as string) as WireRequest;
+  request.body = body;
+  const result = await dispatch(kind, info, request);
+  if (!result.ok) return [stringify(result), null];
+  const { body: responseBody, ...head } = result.value as WireResponse;
+  return [stringify({ ...result, value: head }), responseBody];
 }
 
 async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
@@ -131,5 +145,5 @@ async function warmUp(): Promise<void> {
   await fromResponse(Response.json({ ok: true }));
 }
 
-const runtime: GuestRuntime = { setModule, dispatch, settle, abort, complete, warmUp };
+const runtime: GuestRuntime = { setModule, dispatch: dispatchWire, settle, abort, complete, warmUp };
 g[BOOT_RUNTIME_GLOBAL] = runtime;

