@@ -33,6 +33,7 @@ interface Late {
  * normally arrive within a millisecond; this bounds a line that never comes (a failed callback).
  */
 const LATE_LINES_MS = 1000;
+const HEAP_SAMPLE_MS = 100;
 
 type RuntimeRefs = Record<"setModule" | "dispatch" | "settle" | "abort" | "complete" | "warmUp", ivm.Reference<Function>>;
 
@@ -44,6 +45,8 @@ export class Sandbox {
   readonly memoryMb: number;
   readonly inflight = new Map<string, Inflight>();
   private readonly late = new Map<string, Late>();
+  /** The last heap reading (see heapBytes). */
+  private heap: { at: number; bytes: Promise<number | undefined> } | undefined;
   /** Set when the host killed the isolate for a limit; explains failures of calls in flight. */
   killedFor: LimitCode | undefined;
   /** CPU time (ns) at the watchdog's last look. */
@@ -253,18 +256,17 @@ export class Sandbox {
   }
 
   /**
-   * Heap in use (V8 heap plus external buffers), undefined once disposed. The asynchronous form
-   * (~60 µs) never blocks the event loop behind guest code running in the isolate; the sync one
-   * (~2 µs) would.
+   * Heap in use (V8 heap plus external buffers), undefined once disposed; read at most every
+   * HEAP_SAMPLE_MS (reading it for every recorded run cost 6% of the host's time at 5,500 req/s).
+   * The asynchronous read never blocks the event loop behind guest code running in the isolate.
    */
-  async heapBytes(): Promise<number | undefined> {
-    if (this.isolate.isDisposed) return this.killedFor === "ERR_MEMORY_LIMIT" ? this.memoryMb * 1024 * 1024 : undefined;
-    try {
-      const stats = await this.isolate.getHeapStatistics();
-      return stats.used_heap_size + stats.externally_allocated_size;
-    } catch {
-      return undefined;
-    }
+  heapBytes(): Promise<number | undefined> {
+    if (this.isolate.isDisposed) return Promise.resolve(this.killedFor === "ERR_MEMORY_LIMIT" ? this.memoryMb * 1024 * 1024 : undefined);
+    const now = performance.now();
+    if (this.heap && now - this.heap.at < HEAP_SAMPLE_MS) return this.heap.bytes;
+    const bytes = this.isolate.getHeapStatistics().then((stats) => stats.used_heap_size + stats.externally_allocated_size, () => undefined);
+    this.heap = { at: now, bytes };
+    return bytes;
   }
 
   /** CPU time of the isolate so far, in nanoseconds (0 once disposed). */
