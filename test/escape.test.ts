@@ -735,7 +735,7 @@ describe("host bindings, called directly from an isolate", () => {
     };
     try {
       const context = await isolate.createContext();
-      const bindings = createBindings({ cancellers: new Map(), hooks: (run) => (run === "run-1" ? hooks : undefined), log: (run, level, message, fields) => { if (run === "run-1") hooks.log(level, message, fields); }, complete: (_id, result) => void completed.push(result), timer: (_ms, done) => done() });
+      const bindings = createBindings({ cancellers: new Map(), hooks: (run) => (run === "run-1" ? hooks : undefined), trace: () => {}, log: (run, level, message, fields) => { if (run === "run-1") hooks.log(level, message, fields); }, complete: (_id, result) => void completed.push(result), timer: (_ms, done) => done() });
       await context.global.set("host", bindings, { copy: true });
       const found = JSON.parse(await context.eval(`
         const HOST_PATH = /\\/work\\/|node_modules|sandbox\\/host|\\.ts:\\d/;

@@ -1,6 +1,7 @@
-// Lines each invocation has logged so far. Log lines reach the host through an ignored (fire and
-// forget) callback, which isolated-vm may deliver after the result of the call they were written
-// in; the result carries this count, so the host waits for the lines before it records the run.
+// Lines each invocation has sent so far: log lines and span operations, which reach the host
+// through ignored (fire and forget) callbacks that isolated-vm may deliver after the result of the
+// call they were sent in; the result carries this count, so the host waits for them before it
+// records the run and ends its spans.
 const counts = new Map<string, number>();
 
 /** A dispatch begins: its lines are counted until it is forgotten. */

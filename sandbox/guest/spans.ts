@@ -2,6 +2,7 @@
 // invocation's trace. The host makes the OpenTelemetry spans (the guest holds no tracer); with
 // tracing off nothing crosses the boundary, so the calls cost a function call each.
 import type { AttributeValue, HostBindings, InvocationInfo, TraceOp } from "../protocol.ts";
+import { countLine } from "./log-count.ts";
 
 export interface GuestSpan {
   setAttribute(key: string, value: AttributeValue): GuestSpan;
@@ -42,6 +43,7 @@ export function createTracing(info: InvocationInfo): Pick<GuestSpan, "span"> & {
     if (!info.tracing) return;
     try {
       send(info.runId, op);
+      countLine(info.runId);
     } catch {
       // Tracing never fails user code.
     }

@@ -24,6 +24,8 @@ const SERVICE_CALLS = new Set<unknown>(["enqueue", "getJob", "stepBegin", "stepE
 export interface BindingTarget {
   /** The hooks of an invocation in flight in this isolate; ids of other isolates are unknown. */
   hooks(run: string): InvocationHooks | undefined;
+  /** A guest span operation of invocation `run` (undefined: malformed, counted all the same). */
+  trace(run: string, op: TraceOp | undefined): void;
   /** A log line of invocation `run` (it may arrive after the invocation's result). */
   log(run: string, level: LogLevel, message: string, fields?: string): void;
   /** Delivers the outcome of a host call back into the guest. */
@@ -210,10 +212,7 @@ export function createBindings(target: BindingTarget): Record<keyof HostBindings
       target.log(run, LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS), json);
     }), { ignored: true }),
     trace: new ivm.Callback(guestSafe((run: unknown, op: unknown) => {
-      if (typeof run !== "string") return;
-      const hooks = target.hooks(run);
-      const checked = hooks?.trace ? checkTraceOp(op) : undefined;
-      if (checked) hooks!.trace!(checked);
+      if (typeof run === "string") target.trace(run, checkTraceOp(op));
     }), { ignored: true }),
     call: new ivm.Callback(guestSafe((run: unknown, id: unknown, op: unknown, arg: unknown) => {
       if (typeof run !== "string" || typeof id !== "number") return;

@@ -138,8 +138,11 @@ export class Invoker {
       const durationMs = performance.now() - started;
       this.deps.limiter.chargeCpu(fn.tenant, result.cpuMs);
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
+      span.setAttribute("isobox.cpu_ms", result.cpuMs);
+      // The span ends once the guest's last lines arrived: its ctx.setAttribute and ctx.span calls.
       const recorded = result.settled.then(async () => {
         spans?.endAll();
+        span.end();
         if (trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
           this.deps.recorder.sampledOut++;
           return;
@@ -148,8 +151,6 @@ export class Invoker {
         this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, memoryBytes, httpStatus });
       });
       this.settle(recorded);
-      span.setAttribute("isobox.cpu_ms", result.cpuMs);
-      span.end();
       return { value: result.value as T, runId, cpuMs: result.cpuMs };
     } catch (error) {
       const failure = this.toInvocationError(fn, error, runId, hidden);
@@ -157,7 +158,6 @@ export class Invoker {
       this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
       const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
       const durationMs = performance.now() - started;
-      spans?.endAll();
       const recorded = stop?.why === "sleep" ? undefined
         : stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
       if (recorded) span.setStatus({ code: SpanStatusCode.ERROR, message: `${recorded.code}: ${recorded.message}` });
@@ -165,11 +165,12 @@ export class Invoker {
       this.settle((async () => {
         const sandboxError = error instanceof SandboxError ? error : undefined;
         await sandboxError?.logged;
+        spans?.endAll();
+        span.end();
         const memoryBytes = await sandboxError?.memoryBytes();
         if (recorded) this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, memoryBytes, error: recorded });
         else this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs, memoryBytes });
       })());
-      span.end();
       throw failure;
     }
   }
