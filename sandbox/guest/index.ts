@@ -135,8 +135,9 @@ function abort(runId: string): void {
 }
 
 /**
- * A first request costs ~6 ms in a fresh isolate, most of it loading URL (lazy, see web/lazy.ts)
- * and compiling the runtime's request path; spare isolates pay it here, before any user code.
+ * A first request costs a few ms in a fresh isolate compiling the runtime's request path; spare
+ * isolates pay it here, before any user code. URL (core-js, ~400 KB of heap, see web/url.ts)
+ * is not loaded by it: a request from the host keeps its serialized URL (requestFromHost).
  */
 async function warmUp(): Promise<void> {
   const body = new TextEncoder().encode("{}").buffer as ArrayBuffer;
