@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createIsobox, type Isobox } from "../src/index.ts";
-import { benchColdStart } from "./cold-start.ts";
+import { benchColdStart, EVICTING_MAX_ISOLATES } from "./cold-start.ts";
 import { benchDensity } from "./density.ts";
 import { benchHttp } from "./http.ts";
 import { benchJobs } from "./jobs.ts";
@@ -21,11 +21,11 @@ const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const wanted = (name: string) => only === undefined || only === name;
 ensurePeers();
 const dirs: string[] = [];
-async function box(httpRunSampleRate: number, databaseUrl = process.env.DATABASE_URL): Promise<Isobox> {
+async function box(httpRunSampleRate: number, databaseUrl = process.env.DATABASE_URL, maxIsolates?: number): Promise<Isobox> {
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-bench-"));
   dirs.push(dataDir);
   // On a shared Postgres each node needs the same master key.
-  return createIsobox({ dataDir, databaseUrl, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate });
+  return createIsobox({ dataDir, databaseUrl, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate, maxIsolates });
 }
 
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, workerd ${workerdPackage().version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
@@ -44,7 +44,14 @@ if (wanted("http") || wanted("cold-start")) {
   const unrecorded = await box(0);
   try {
     if (wanted("http")) console.log(await benchHttp({ recorded, unrecorded }, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
-    if (wanted("cold-start")) console.log(await benchColdStart(recorded, quick ? 20 : 200));
+    if (wanted("cold-start")) {
+      const evicting = await box(1, undefined, EVICTING_MAX_ISOLATES);
+      try {
+        console.log(await benchColdStart(recorded, evicting, quick ? 20 : 200));
+      } finally {
+        await evicting.close();
+      }
+    }
   } finally {
     await recorded.close();
     await unrecorded.close();
