@@ -132,6 +132,11 @@ test("runs filter by time range; a bad time is a 400 naming the field", async ()
   assert.ok(since.some((r: any) => r.id === latest.id));
   const until = (await t.api("GET", `/api/tenants/default/runs?function=fields&until=${encodeURIComponent(at.toISOString())}`)).body.runs;
   assert.ok(!until.some((r: any) => r.id === latest.id), "until is exclusive");
+  const listed = await cli(["runs", "--function", "fields", "--since", at.toISOString()], env);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, new RegExp(latest.id));
+  const none = await cli(["runs", "--function", "fields", "--until", at.toISOString()], env);
+  assert.doesNotMatch(none.stdout, new RegExp(latest.id));
   const bad = await t.api("GET", "/api/tenants/default/runs?since=yesterday");
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, "ERR_BAD_REQUEST");

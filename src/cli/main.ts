@@ -21,7 +21,8 @@ Commands:
   jobs enqueue <name> [--payload JSON] [--key K] [--delay MS] [--wait]   start a job (--wait: until it ends)
   jobs cancel <id> | jobs retry <id>                          stop a job, or run a failed one again
   logs <name> [--follow] [--limit N]                          a function's latest log lines; --follow streams new ones
-  runs [--function F] [--trigger T] [--status S] [--limit N]  runs, newest first
+  runs [--function F] [--trigger T] [--status S] [--since T] [--until T] [--limit N]
+                                                              runs, newest first (T: ISO 8601)
   runs show <id>                                              a run: its steps as a timeline, error, logs
   schedules [--tenant T]                                      schedules with their next fires and last run
   schedules trigger|pause|resume <id>                         fire one now, pause, resume (id: function.name)
@@ -99,7 +100,7 @@ async function run(argv: string[]): Promise<void> {
     }
     case "runs": {
       const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;
-      const { values, positionals } = parse(more, { tenant: { type: "string" }, function: { type: "string" }, trigger: { type: "string" }, status: { type: "string" }, limit: { type: "string" } });
+      const { values, positionals } = parse(more, { tenant: { type: "string" }, function: { type: "string" }, trigger: { type: "string" }, status: { type: "string" }, since: { type: "string" }, until: { type: "string" }, limit: { type: "string" } });
       const out = output(!!values.json);
       if (sub === "list" && positionals.length === 0) return listRuns(apiClient(), out, values);
       if (sub === "show" && positionals.length === 1) return showRun(apiClient(), out, positionals[0], values);

@@ -44,9 +44,11 @@ function timeline(run: Run): string[] {
   });
 }
 
-export async function listRuns(client: ApiClient, out: Output, options: { tenant?: string; function?: string; trigger?: string; status?: string; limit?: string }): Promise<void> {
+type RunFilters = Partial<Record<"function" | "trigger" | "status" | "since" | "until" | "limit", string>>;
+
+export async function listRuns(client: ApiClient, out: Output, options: RunFilters & { tenant?: string }): Promise<void> {
   const query = new URLSearchParams();
-  for (const key of ["function", "trigger", "status", "limit"] as const) if (options[key]) query.set(key, options[key]!);
+  for (const key of ["function", "trigger", "status", "since", "until", "limit"] as const) if (options[key]) query.set(key, options[key]!);
   const page = await client.request<{ runs: Run[] }>("GET", path(options.tenant, `/runs?${query}`));
   out.result(page, page.runs.length ? page.runs.map(line).join("\n") : "No runs");
 }

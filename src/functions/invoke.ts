@@ -144,7 +144,7 @@ export class Invoker {
         spans?.endAll();
         span.end();
         if (trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
-          this.deps.recorder.sampledOut++;
+          this.deps.recorder.skip();
           return;
         }
         const memoryBytes = await result.memoryBytes();

@@ -61,7 +61,7 @@ export class RunRecorder {
   dropped = 0;
   written = 0;
   /** Successful HTTP runs left out by sampling (counted, not stored). */
-  sampledOut = 0;
+  private sampledOut = 0;
   private closed = false;
   /** Failed writes in a row; a batch the database keeps refusing is dropped, not retried for ever. */
   private failures = 0;
@@ -83,6 +83,11 @@ export class RunRecorder {
     }
     if (this.buffer.length >= this.options.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+  }
+
+  /** A run sampling leaves out: counted, not stored. */
+  skip(): void {
+    this.sampledOut++;
   }
 
   /** Counts for metrics. */
