@@ -121,7 +121,8 @@ export const jobs = pgTable("jobs", {
   startedAt: timestamp("started_at", { withTimezone: true }),
   finishedAt: timestamp("finished_at", { withTimezone: true }),
 }, (t) => [
-  uniqueIndex("jobs_key").on(t.tenant, t.function, t.key),
+  // Partial: a job without a key adds no entry, so its status changes write one index fewer.
+  uniqueIndex("jobs_key").on(t.tenant, t.function, t.key).where(sql`key is not null`),
   // The claim's order: without it every claim sorted the whole queue (8–10 ms at 5,000 queued, 0.8–2 ms with it).
   index("jobs_claim").on(t.priority.desc(), t.runAt, t.id).where(sql`status = 'queued'`),
   index("jobs_due").on(t.runAt).where(sql`status = 'queued'`),

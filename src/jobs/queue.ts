@@ -90,7 +90,7 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<{ id: string; sta
       insert into jobs (id, tenant, function, trigger, payload, status, max_attempts, run_at, priority, key, concurrency, notify, trace_id)
       values (${job.id}, ${job.tenant}, ${job.function}, ${job.trigger ?? "job"}, ${job.payload}::jsonb, 'queued', ${job.maxAttempts},
         now() + ${job.delayMs}::float8 * interval '1 millisecond', ${job.priority}, ${job.key ?? null}, ${job.concurrency ?? null}, ${job.notify ?? null}, ${job.traceId})
-      on conflict (tenant, function, key) do nothing
+      on conflict (tenant, function, key) where key is not null do nothing
       returning id, status
     )
     select id, status, case when ${job.delayMs}::float8 = 0 then pg_notify(${JOBS_CHANNEL}, '') end as woke from inserted`);
@@ -133,7 +133,8 @@ export async function claimJobs(db: Db, worker: string, limit: number, leaseMs: 
     )
     update jobs set status = 'running', attempts = attempts + 1, locked_by = ${worker},
       locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond', started_at = coalesce(started_at, now())
-    from chosen where jobs.id = chosen.id
+    -- By primary key, whatever the statistics say: a hash join scanned the whole table per claim.
+    where jobs.id = any(array(select id from chosen))
     returning ${COLUMNS}`);
   return rows.map(toJob);
 }
