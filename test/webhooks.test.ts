@@ -638,6 +638,7 @@ describe("webhooks", () => {
         webhooks: [
           { name: "gh", verify: { scheme: "github", secret: "INTAKE_SECRET" } },
           { name: "unset", verify: { scheme: "github", secret: "NEVER_SET_SECRET" } },
+          { name: "flood", verify: { scheme: "github", secret: "INTAKE_SECRET" } },
         ],
       }, tenant);
     });
@@ -662,6 +663,17 @@ describe("webhooks", () => {
     test("a hook whose tenant secret is not set refuses every delivery with 401, recorded", async () => {
       const body = "{}";
       await assertRejected(fn, "unset", await deliver(fn, "unset", body, github(body)), 401, "ERR_BAD_SIGNATURE");
+    });
+
+    test("a flood of forged deliveries is refused every time but stores at most 60 rejections a minute per hook", async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 75; i++) statuses.push((await deliver(fn, "flood", "{}", { "X-Hub-Signature-256": "sha256=00", "X-GitHub-Delivery": randomUUID() })).status);
+      assert.deepEqual([...new Set(statuses)], [401]);
+      assert.equal(statuses.length, 75);
+      assert.equal((await events({ function: fn, hook: "flood", status: "rejected", limit: 500 })).length, 60);
+      // Another hook's rejections are not held back by it, and genuine deliveries still pass.
+      await assertRejected(fn, "unset", await deliver(fn, "unset", "{}", github("{}")), 401, "ERR_BAD_SIGNATURE");
+      assert.equal((await deliver(fn, "flood", "{}", github("{}"))).status, 202);
     });
 
     test("a body over 1 MiB is refused with 413 ERR_BODY_TOO_LARGE and recorded; exactly 1 MiB is accepted", async () => {
@@ -730,7 +742,7 @@ describe("webhooks", () => {
       assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
       assert.ok((await events({ function: fn, hook: "unset" })).every((item) => item.hook === "unset" && item.status === "rejected"));
       assert.ok((await events({ function: fn, status: "accepted" })).every((item) => item.status === "accepted"));
-      assert.ok((await events({ status: "rejected" })).some((item) => item.function === "stripe-receiver"), "the unfiltered list spans functions");
+      assert.ok((await events({ status: "rejected", limit: 500 })).some((item) => item.function === "stripe-receiver"), "the unfiltered list spans functions");
       // Paging: limit 3 with the cursor walks the same list, without overlaps or gaps.
       const walked: string[] = [];
       let cursor: string | null = null;

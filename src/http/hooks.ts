@@ -16,6 +16,7 @@ import { readBody } from "./body.ts";
 import { fromZod } from "./errors.ts";
 import { baseUrl } from "./json.ts";
 import type { Services } from "./services.ts";
+import { RejectionBudget } from "../webhooks/rejection-budget.ts";
 
 const EventsQuery = z.strictObject({
   function: z.string().optional(),
@@ -27,6 +28,7 @@ const EventsQuery = z.strictObject({
 
 export function hookIntakeRoutes(services: Services): Hono {
   const app = new Hono();
+  const budget = new RejectionBudget();
   app.post("/hooks/:tenant/:function/:hook", async (c) => {
     const tenant = c.req.param("tenant");
     const name = c.req.param("function");
@@ -37,7 +39,7 @@ export function hookIntakeRoutes(services: Services): Hono {
       (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       () => new WebhookRejected("ERR_BODY_TOO_LARGE", `The body is larger than ${MAX_WEBHOOK_BYTES} bytes`),
     );
-    const received = await receive(services.db, services.secrets, fn, c.req.param("hook"), storedHeaders(c.req.raw.headers), body);
+    const received = await receive(services.db, services.secrets, budget, fn, c.req.param("hook"), storedHeaders(c.req.raw.headers), body);
     return c.json({ eventId: received.eventId, jobId: received.jobId }, 202);
   });
   return app;

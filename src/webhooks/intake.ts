@@ -9,6 +9,7 @@ import type { ActiveFunction } from "../functions/registry.ts";
 import { DEFAULT_MAX_ATTEMPTS } from "../jobs/enqueue.ts";
 import { acceptDelivery } from "../jobs/queue.ts";
 import { recordRejected } from "./events.ts";
+import type { RejectionBudget } from "./rejection-budget.ts";
 import { WebhookRejected } from "./signature.ts";
 import { verifyDelivery } from "./verify.ts";
 
@@ -42,7 +43,7 @@ export function webhookPayload(headers: Record<string, string>, body: string): s
   return JSON.stringify({ headers, body, event });
 }
 
-export async function receive(db: Db, secrets: SecretStore, fn: ActiveFunction, hookName: string, headers: Record<string, string>, body: Buffer | WebhookRejected): Promise<Received> {
+export async function receive(db: Db, secrets: SecretStore, budget: RejectionBudget, fn: ActiveFunction, hookName: string, headers: Record<string, string>, body: Buffer | WebhookRejected): Promise<Received> {
   const hook = fn.manifest.webhooks?.find((h) => h.name === hookName);
   if (!hook) throw new IsoboxError("ERR_NOT_FOUND", `Function ${fn.tenant}/${fn.name} has no webhook ${hookName}`);
   try {
@@ -67,7 +68,9 @@ export async function receive(db: Db, secrets: SecretStore, fn: ActiveFunction, 
     });
   } catch (error) {
     if (!(error instanceof WebhookRejected)) throw error;
-    await recordRejected(db, { id: randomUUID(), tenant: fn.tenant, function: fn.name, hook: hook.name, reason: { code: error.code, message: error.message }, headers });
+    if (budget.take(`${fn.tenant}/${fn.name}/${hook.name}`)) {
+      await recordRejected(db, { id: randomUUID(), tenant: fn.tenant, function: fn.name, hook: hook.name, reason: { code: error.code, message: error.message }, headers });
+    }
     throw new IsoboxError(error.code, error.message);
   }
 }
