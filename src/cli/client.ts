@@ -53,3 +53,8 @@ export function apiClient(options: { url?: string; token?: string } = {}): ApiCl
     },
   };
 }
+
+/** A management API path under a tenant (default: "default"). */
+export function tenantPath(tenant: string | undefined, rest: string): string {
+  return `/api/tenants/${encodeURIComponent(tenant ?? "default")}${rest}`;
+}

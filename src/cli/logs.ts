@@ -1,6 +1,6 @@
 // isobox logs <function> [--follow]: the latest lines, then (with --follow) each new one as the
 // guest writes it, read from the API's server-sent events until interrupted.
-import type { ApiClient } from "./client.ts";
+import { tenantPath, type ApiClient } from "./client.ts";
 import { CliError, showFields, type LogLine, type Output } from "./output.ts";
 
 interface Line extends LogLine { runId: string }
@@ -11,7 +11,7 @@ function format(line: Line): string {
 
 export async function showLogs(client: ApiClient, out: Output, fn: string, options: { tenant?: string; follow?: boolean; limit?: string }): Promise<void> {
   const query = new URLSearchParams({ function: fn, limit: options.limit ?? "100" });
-  const path = `/api/tenants/${encodeURIComponent(options.tenant ?? "default")}/logs`;
+  const path = tenantPath(options.tenant, "/logs");
   if (!options.follow) {
     const { logs } = await client.request<{ logs: Line[] }>("GET", `${path}?${query}`);
     out.result({ logs }, logs.length ? logs.map(format).join("\n") : `No logs for ${fn}`);

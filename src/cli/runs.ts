@@ -1,6 +1,6 @@
 // isobox runs: what ran and how it ended; isobox runs show <id>: one run as a timeline of its
 // steps, then its error (on the author's source lines) and its logs.
-import type { ApiClient } from "./client.ts";
+import { tenantPath, type ApiClient } from "./client.ts";
 import { showFields, type LogLine, type Output } from "./output.ts";
 
 interface Run {
@@ -21,7 +21,6 @@ interface Run {
   memoryBytes?: number | null;
 }
 
-const path = (tenant: string | undefined, rest: string) => `/api/tenants/${encodeURIComponent(tenant ?? "default")}${rest}`;
 const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
 const WIDTH = 40;
 
@@ -49,12 +48,12 @@ type RunFilters = Partial<Record<"function" | "trigger" | "status" | "since" | "
 export async function listRuns(client: ApiClient, out: Output, options: RunFilters & { tenant?: string }): Promise<void> {
   const query = new URLSearchParams();
   for (const key of ["function", "trigger", "status", "since", "until", "limit"] as const) if (options[key]) query.set(key, options[key]!);
-  const page = await client.request<{ runs: Run[] }>("GET", path(options.tenant, `/runs?${query}`));
+  const page = await client.request<{ runs: Run[] }>("GET", tenantPath(options.tenant, `/runs?${query}`));
   out.result(page, page.runs.length ? page.runs.map(line).join("\n") : "No runs");
 }
 
 export async function showRun(client: ApiClient, out: Output, id: string, options: { tenant?: string }): Promise<void> {
-  const run = await client.request<Run>("GET", path(options.tenant, `/runs/${encodeURIComponent(id)}`));
+  const run = await client.request<Run>("GET", tenantPath(options.tenant, `/runs/${encodeURIComponent(id)}`));
   const memory = run.memoryBytes != null ? `  heap ${(run.memoryBytes / 1048576).toFixed(1)} MB` : "";
   const lines = [line(run), `trace ${run.traceId}${run.jobId ? `  job ${run.jobId}` : ""}  cpu ${ms(run.cpuMs)}${memory}`];
   if (run.steps?.length) lines.push("", "steps", ...timeline(run));

@@ -38,7 +38,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   api.route("/tenants/:tenant/functions", functionRoutes(services));
   api.route("/tenants/:tenant", jobRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
-  api.route("/tenants/:tenant/logs", logRoutes(services, services.liveLogs));
+  api.route("/tenants/:tenant/logs", logRoutes(services));
   api.route("/tenants/:tenant/schedules", scheduleRoutes(services));
   api.route("/tenants/:tenant/webhooks", webhookRoutes(services));
   api.route("/tenants/:tenant/secrets", secretRoutes(services.secrets, services.db.orm));

@@ -23,7 +23,7 @@ export class Authenticator {
 
   /** The principal of a request, or undefined when it carries no valid credentials. */
   async principal(authorization: string | undefined): Promise<Principal | undefined> {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+    const token = bearerToken(authorization);
     if (!token) return undefined;
     if (sameSecret(token, this.adminToken)) return { kind: "admin" };
     const tenant = await this.tenantOf(token);
@@ -77,4 +77,9 @@ export function scopedTenant(c: Context): string {
   const tenant = c.req.param("tenant") ?? "";
   requireTenant(c, tenant);
   return tenant;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
 }

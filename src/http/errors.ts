@@ -4,16 +4,17 @@ import { IsoboxError } from "../errors.ts";
 
 export function errorResponse(error: unknown): Response {
   const failure = toIsoboxError(error);
+  if (failure.code === "ERR_INTERNAL" && !(error instanceof IsoboxError)) console.error("isobox: unexpected error", error);
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (failure.retryAfter !== undefined) headers["retry-after"] = String(failure.retryAfter);
   return new Response(JSON.stringify(failure.toJSON()), { status: failure.status, headers });
 }
 
-function toIsoboxError(error: unknown): IsoboxError {
+/** The error a request answers with: what it threw, or a 500 that says nothing of the host. */
+export function toIsoboxError(error: unknown): IsoboxError {
   if (error instanceof IsoboxError) return error;
   if (error instanceof ZodError) return fromZod(error, "body");
   if (error instanceof Error && error.name === "BodyLimitError") return new IsoboxError("ERR_BODY_TOO_LARGE", error.message);
-  console.error("isobox: unexpected error", error);
   return new IsoboxError("ERR_INTERNAL", "Internal error");
 }
 

@@ -4,7 +4,8 @@ import { Hono, type Context } from "hono";
 import type { WireRequest, WireResponse } from "../../sandbox/protocol.ts";
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter } from "@opentelemetry/api";
 import { tracer } from "../telemetry/tracing.ts";
-import { IsoboxError, STATUS, type ErrorCode } from "../errors.ts";
+import { IsoboxError } from "../errors.ts";
+import { toIsoboxError } from "./errors.ts";
 import { readBodyOf } from "./body.ts";
 import type { Services } from "./services.ts";
 
@@ -51,18 +52,10 @@ async function invoke(services: Services, c: Context): Promise<Response> {
     services.metrics.httpRequest(fn.tenant, fn.name, response.status, (performance.now() - started) / 1000);
     return response;
   } catch (error) {
-    const code = errorCodeOf(error);
-    services.metrics.httpRequest(fn.tenant, fn.name, STATUS[code], (performance.now() - started) / 1000, code);
+    const { code, status } = toIsoboxError(error);
+    services.metrics.httpRequest(fn.tenant, fn.name, status, (performance.now() - started) / 1000, code);
     throw error;
   }
-}
-
-/** The code errorResponse (./errors.ts) will answer with. */
-function errorCodeOf(error: unknown): ErrorCode {
-  if (error instanceof IsoboxError) return error.code;
-  if (error instanceof Error && error.name === "BodyLimitError") return "ERR_BODY_TOO_LARGE";
-  if (error instanceof Error && error.name === "ZodError") return "ERR_BAD_REQUEST";
-  return "ERR_INTERNAL";
 }
 
 async function authorize(services: Services, c: Context, tenant: string): Promise<void> {

@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
-import type { LiveLine, LiveLogs } from "../telemetry/live-logs.ts";
+import type { LiveLine } from "../telemetry/live-logs.ts";
 import { recentLogs } from "../telemetry/runs-store.ts";
 import { scopedTenant } from "./auth.ts";
 import { fromZod } from "./errors.ts";
@@ -18,7 +18,8 @@ const LogsQuery = z.strictObject({
 /** A comment line now and then keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
-export function logRoutes(services: Services, live: LiveLogs): Hono {
+export function logRoutes(services: Services): Hono {
+  const live = services.liveLogs;
   const app = new Hono();
   app.get("/", async (c) => {
     const tenant = scopedTenant(c);

@@ -6,6 +6,7 @@ import { IsoboxError } from "../errors.ts";
 import { nodeScrape } from "../telemetry/cluster-metrics.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../telemetry/metrics.ts";
 import { sameSecret } from "../tenancy/secret-compare.ts";
+import { bearerToken } from "./auth.ts";
 import type { Services } from "./services.ts";
 
 export function metricsRoutes(services: Services): Hono {
@@ -14,7 +15,7 @@ export function metricsRoutes(services: Services): Hono {
   const scrape = nodeScrape(services.metrics);
   app.get("/metrics", async (c) => {
     if (token !== undefined) {
-      const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      const given = bearerToken(c.req.header("authorization"));
       if (given === undefined || !sameSecret(given, token)) {
         throw new IsoboxError("ERR_UNAUTHORIZED", "Metrics need Authorization: Bearer <ISOBOX_METRICS_TOKEN>");
       }

@@ -319,11 +319,16 @@ function renderJobs(out: Exposition, jobs: JobGauges): void {
   out.sample("isobox_jobs_oldest_queued_age_seconds", undefined, jobs.oldestQueuedAgeSeconds);
 }
 
+/** One figure summed over the processes' reports. */
+function sumOf<T>(reports: readonly T[], pick: (report: T) => number): number {
+  return reports.reduce((sum, report) => sum + pick(report), 0);
+}
+
 /** The isolate pools' gauges and kills, summed over the processes that have a pool. */
 function renderIsolates(out: Exposition, snapshots: readonly MetricsSnapshot[]): void {
   const pools = snapshots.flatMap((s) => s.isolates ?? []);
   if (pools.length === 0) return;
-  const total = (pick: (stats: IsolateStats) => number) => pools.reduce((sum, stats) => sum + pick(stats), 0);
+  const total = (pick: (stats: IsolateStats) => number) => sumOf(pools, pick);
   out.family("isobox_isolates_alive", "gauge", "Isolates holding a loaded function.");
   out.sample("isobox_isolates_alive", undefined, total((s) => s.alive));
   out.family("isobox_isolates_spare", "gauge", "Pre-booted isolates waiting for a function.");
@@ -336,7 +341,7 @@ function renderIsolates(out: Exposition, snapshots: readonly MetricsSnapshot[]):
 function renderRuns(out: Exposition, snapshots: readonly MetricsSnapshot[]): void {
   const recorders = snapshots.flatMap((s) => s.runs ?? []);
   if (recorders.length === 0) return;
-  const total = (pick: (stats: RunStats) => number) => recorders.reduce((sum, stats) => sum + pick(stats), 0);
+  const total = (pick: (stats: RunStats) => number) => sumOf(recorders, pick);
   out.family("isobox_runs_recorded_total", "counter", "Runs written to the database.");
   out.sample("isobox_runs_recorded_total", undefined, total((s) => s.written));
   out.family("isobox_runs_dropped_total", "counter", "Runs lost: the buffer overflowed while the database was away, or the database refused a batch for good.");
@@ -352,7 +357,7 @@ function renderRuns(out: Exposition, snapshots: readonly MetricsSnapshot[]): voi
  * each, however often workers are replaced (a pid label would add series at every restart).
  */
 function renderProcess(out: Exposition, snapshots: readonly MetricsSnapshot[]): void {
-  const total = (pick: (stats: ProcessStats) => number) => snapshots.reduce((sum, s) => sum + pick(s.process), 0);
+  const total = (pick: (stats: ProcessStats) => number) => sumOf(snapshots.map((s) => s.process), pick);
   out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes, summed over the worker processes.");
   out.sample("process_resident_memory_bytes", undefined, total((s) => s.residentBytes));
   out.family("nodejs_heap_used_bytes", "gauge", "V8 heap used by the hosts, summed over the worker processes (isolates' heaps are not in it).");

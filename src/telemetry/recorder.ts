@@ -62,6 +62,8 @@ export class RunRecorder {
   written = 0;
   /** Successful HTTP runs left out by sampling (counted, not stored). */
   private sampledOut = 0;
+  /** Runs of the batch being written (out of the buffer, not yet written). */
+  private writing = 0;
   private closed = false;
   /** Failed writes in a row; a batch the database keeps refusing is dropped, not retried for ever. */
   private failures = 0;
@@ -92,7 +94,7 @@ export class RunRecorder {
 
   /** Counts for metrics. */
   stats(): { written: number; dropped: number; sampledOut: number; buffered: number } {
-    return { written: this.written, dropped: this.dropped, sampledOut: this.sampledOut, buffered: this.buffer.length };
+    return { written: this.written, dropped: this.dropped, sampledOut: this.sampledOut, buffered: this.buffer.length + this.writing };
   }
 
   /** Writes everything buffered; resolves when done (or when a write failed and was re-queued). */
@@ -102,6 +104,7 @@ export class RunRecorder {
     while (this.flushing) await this.flushing;
     if (this.buffer.length === 0) return;
     const batch = this.buffer.splice(0, this.options.batchSize);
+    this.writing = batch.length;
     this.flushing = this.write(batch).then(() => { this.failures = 0; }, () => {
       if (++this.failures >= MAX_FAILURES) {
         this.dropped += batch.length;
@@ -111,7 +114,10 @@ export class RunRecorder {
       // The database is unreachable: keep the runs and try again later.
       this.buffer.unshift(...batch);
       if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs * 5 * this.failures);
-    }).finally(() => { this.flushing = undefined; });
+    }).finally(() => {
+      this.flushing = undefined;
+      this.writing = 0;
+    });
     await this.flushing;
     if (this.closed) return;
     if (this.buffer.length >= this.options.batchSize) await this.flush();

@@ -39,20 +39,25 @@ export async function listRuns(db: Database, tenant: string, filter: RunFilter):
 export async function getRun(db: Database, tenant: string, id: string) {
   const [run] = await db.select().from(runs).where(and(eq(runs.tenant, tenant), eq(runs.id, id)));
   if (!run) return undefined;
-  const logs = await db.select({ time: runLogs.time, level: runLogs.level, message: runLogs.message, fields: runLogs.fields })
+  const logsRead = db.select({ time: runLogs.time, level: runLogs.level, message: runLogs.message, fields: runLogs.fields })
     .from(runLogs).where(eq(runLogs.runId, id)).orderBy(asc(runLogs.seq));
-  const steps = await db.select({
+  const stepsRead = db.select({
     name: runSteps.name, status: runSteps.status, offsetMs: runSteps.offsetMs, durationMs: runSteps.durationMs,
     outputBytes: runSteps.outputBytes, preview: runSteps.preview, error: runSteps.error,
   }).from(runSteps).where(eq(runSteps.runId, id)).orderBy(asc(runSteps.seq));
+  const [logs, steps] = await Promise.all([logsRead, stepsRead]);
   return { ...run, steps, logs };
 }
 
-/** A function's latest log lines, oldest first. */
+/**
+ * A function's latest log lines, oldest first. Ordered by their runs' start (the
+ * runs_tenant_function_started index drives the join and it stops at the limit; ordering by the
+ * lines' own time sorted every line of every stored run), then by time within the page.
+ */
 export async function recentLogs(db: Database, tenant: string, fn: string, limit: number) {
   const rows = await db.select({ runId: runLogs.runId, time: runLogs.time, level: runLogs.level, message: runLogs.message, fields: runLogs.fields })
     .from(runLogs).innerJoin(runs, eq(runs.id, runLogs.runId))
     .where(and(eq(runs.tenant, tenant), eq(runs.function, fn)))
-    .orderBy(desc(runLogs.time), desc(runLogs.seq)).limit(limit);
-  return rows.reverse();
+    .orderBy(desc(runs.startedAt), desc(runLogs.seq)).limit(limit);
+  return rows.sort((a, b) => a.time.getTime() - b.time.getTime());
 }
