@@ -30,9 +30,10 @@ async function box(httpRunSampleRate: number, databaseUrl = process.env.DATABASE
 
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, workerd ${workerdPackage().version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);
 if (wanted("webhooks")) {
-  const database = await scratchDatabase(`isobox_bench_hooks_${randomBytes(4).toString("hex")}`);
+  // Without DATABASE_URL the first row is PGlite; a scratch database adds a Postgres row.
+  const database = process.env.DATABASE_URL ? undefined : await scratchDatabase(`isobox_bench_hooks_${randomBytes(4).toString("hex")}`);
   const boxes: [string, () => Promise<Isobox>][] = [[process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite", () => box(1)]];
-  if (database && !process.env.DATABASE_URL) boxes.push(["Postgres", () => box(1, database.url)]);
+  if (database) boxes.push(["Postgres", () => box(1, database.url)]);
   try {
     console.log(await benchWebhooks(boxes, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
   } finally {

@@ -60,6 +60,11 @@ export interface InvocationInfo {
   tracing?: boolean;
 }
 
+/** Limits of guest spans and log fields: the guest refuses past them, the host checks again. */
+export const TRACE_LIMITS = { nameChars: 200, valueChars: 1000, attributes: 64, reservedPrefix: "isobox." } as const;
+/** Largest structured fields of one log line, as JSON text. */
+export const MAX_FIELDS_CHARS = 8 * 1024;
+
 /** A span attribute's value, as OpenTelemetry allows it (arrays left out). */
 export type AttributeValue = string | number | boolean;
 

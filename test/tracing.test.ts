@@ -77,7 +77,9 @@ before(async () => {
       const failed = await ctx.span("parse", () => { throw new TypeError("bad json"); }).catch((error) => error.message);
       let refused = "";
       try { ctx.setAttribute("isobox.tenant", "other"); } catch (error) { refused = error.message; }
-      return Response.json({ answer, failed, refused });
+      let tooLong = "";
+      try { ctx.setAttribute("long", "x".repeat(1001)); } catch (error) { tooLong = error.message; }
+      return Response.json({ answer, failed, refused, tooLong });
     },
   }`, { routes: { auth: "public" }, secrets: ["KEY"] }, "default");
 });
@@ -140,7 +142,7 @@ test("a job attempt: queue wait and attempt spans in the job's trace, the steps 
 test("guest code adds attributes and child spans through ctx: nested under the isolate call, failures marked, secrets redacted", async () => {
   const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
   const response = await fetch(`${t.url}/fn/default/spanned`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b8-01` } });
-  assert.deepEqual(await response.json(), { answer: "planned", failed: "bad json", refused: `Span attribute "isobox.tenant": keys starting with "isobox." are the platform's` });
+  assert.deepEqual(await response.json(), { answer: "planned", failed: "bad json", refused: `Span attribute "isobox.tenant": keys starting with "isobox." are the platform's`, tooLong: `Span attribute "long": a string value may hold at most 1000 characters` });
   await exported(() => ["plan", "rank", "parse"].every((name) => spans.some((s) => s.traceId === traceId && s.name === name)));
   const mine = spans.filter((s) => s.traceId === traceId);
   const invoke = mine.find((s) => s.name === "invoke spanned fetch");

@@ -9,7 +9,7 @@ import { complete, forgetRun, useHostCalls } from "./host-call.ts";
 import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
 import { useTraceBinding } from "./spans.ts";
-import { forgetLines, linesOf, startLines } from "./log-count.ts";
+import { forgetLines, startLines } from "./log-count.ts";
 import { Response } from "./web/response.ts";
 import { AbortController } from "./web/abort.ts";
 import { TextEncoder } from "./web/encoding.ts";
@@ -107,7 +107,8 @@ async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): 
 /** A successful result; without waitUntil work the invocation is forgotten at once. */
 function finished(runId: string, value: unknown): DispatchResult<unknown> {
   const state = pending.get(runId);
-  if (state && state.waitUntil.length > 0) return { ok: true, value, lines: linesOf(runId) };
+  // With waitUntil work the host learns the count from settle().
+  if (state && state.waitUntil.length > 0) return { ok: true, value };
   pending.delete(runId);
   return { ok: true, value, settled: true, lines: forgetLines(runId) };
 }

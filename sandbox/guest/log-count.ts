@@ -15,13 +15,9 @@ export function countLine(run: string): void {
   if (count !== undefined) counts.set(run, count + 1);
 }
 
-export function linesOf(run: string): number {
-  return counts.get(run) ?? 0;
-}
-
 /** The invocation is over for the host: its count goes too. */
 export function forgetLines(run: string): number {
-  const count = linesOf(run);
+  const count = counts.get(run) ?? 0;
   counts.delete(run);
   return count;
 }

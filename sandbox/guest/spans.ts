@@ -1,7 +1,7 @@
 // ctx.span and ctx.setAttribute: guest code adds its own child spans and attributes to the
 // invocation's trace. The host makes the OpenTelemetry spans (the guest holds no tracer); with
 // tracing off nothing crosses the boundary, so the calls cost a function call each.
-import type { AttributeValue, HostBindings, InvocationInfo, TraceOp } from "../protocol.ts";
+import { TRACE_LIMITS, type AttributeValue, type HostBindings, type InvocationInfo, type TraceOp } from "../protocol.ts";
 import { countLine } from "./log-count.ts";
 
 export interface GuestSpan {
@@ -17,12 +17,15 @@ export function useTraceBinding(bindings: HostBindings): void {
 }
 
 function checkAttribute(key: unknown, value: unknown): asserts key is string {
-  if (typeof key !== "string" || key.length === 0 || key.length > 200) {
-    throw new TypeError("A span attribute's key must be a non-empty string of at most 200 characters");
+  if (typeof key !== "string" || key.length === 0 || key.length > TRACE_LIMITS.nameChars) {
+    throw new TypeError(`A span attribute's key must be a non-empty string of at most ${TRACE_LIMITS.nameChars} characters`);
   }
-  if (key.startsWith("isobox.")) throw new TypeError(`Span attribute "${key}": keys starting with "isobox." are the platform's`);
+  if (key.startsWith(TRACE_LIMITS.reservedPrefix)) throw new TypeError(`Span attribute "${key}": keys starting with "${TRACE_LIMITS.reservedPrefix}" are the platform's`);
   if (!(typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)))) {
     throw new TypeError(`Span attribute "${key}": the value must be a string, a finite number or a boolean`);
+  }
+  if (typeof value === "string" && value.length > TRACE_LIMITS.valueChars) {
+    throw new TypeError(`Span attribute "${key}": a string value may hold at most ${TRACE_LIMITS.valueChars} characters`);
   }
 }
 
@@ -30,7 +33,9 @@ function checkAttributes(attributes: unknown): Record<string, AttributeValue> {
   if (attributes === undefined) return {};
   if (typeof attributes !== "object" || attributes === null) throw new TypeError("Span attributes must be an object");
   const checked: Record<string, AttributeValue> = {};
-  for (const [key, value] of Object.entries(attributes)) {
+  const entries = Object.entries(attributes);
+  if (entries.length > TRACE_LIMITS.attributes) throw new TypeError(`A span may start with at most ${TRACE_LIMITS.attributes} attributes`);
+  for (const [key, value] of entries) {
     checkAttribute(key, value);
     checked[key] = value as AttributeValue;
   }
@@ -60,7 +65,7 @@ export function createTracing(info: InvocationInfo): Pick<GuestSpan, "span"> & {
     return span;
   };
   async function start<T>(parent: number, name: unknown, fn: unknown, attributes: unknown): Promise<T> {
-    if (typeof name !== "string" || name.length === 0 || name.length > 200) throw new TypeError("A span name must be a non-empty string of at most 200 characters");
+    if (typeof name !== "string" || name.length === 0 || name.length > TRACE_LIMITS.nameChars) throw new TypeError(`A span name must be a non-empty string of at most ${TRACE_LIMITS.nameChars} characters`);
     if (typeof fn !== "function") throw new TypeError(`Span "${name}": the second argument must be a function`);
     const id = nextId++;
     emit({ op: "start", id, parent, name, attributes: checkAttributes(attributes) });

@@ -3,6 +3,7 @@
 import ivm from "isolated-vm";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { AttributeValue, DispatchResult, HostBindings, LogLevel, ServiceCallName, TraceOp, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import { MAX_FIELDS_CHARS, TRACE_LIMITS } from "../protocol.ts";
 
 /** What the host does for one invocation; supplied by the embedder per call. */
 export interface InvocationHooks {
@@ -39,8 +40,6 @@ export interface BindingTarget {
 const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 const MAX_RANDOM = 65536;
 const MAX_LOG_CHARS = 16 * 1024;
-const MAX_FIELDS_CHARS = 8 * 1024;
-const MAX_ATTRIBUTE_CHARS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Header fields (name + value pairs) a request or response may carry across the boundary. */
 const MAX_HEADERS = 10_000;
@@ -112,7 +111,7 @@ export function checkWireResponse(value: unknown): WireResponse {
 }
 
 function isAttributeValue(value: unknown): value is AttributeValue {
-  return typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= MAX_ATTRIBUTE_CHARS);
+  return typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= TRACE_LIMITS.valueChars);
 }
 
 function isSpanId(value: unknown): value is number {
@@ -120,7 +119,7 @@ function isSpanId(value: unknown): value is number {
 }
 
 function isAttributeKey(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= 200 && !value.startsWith("isobox.");
+  return typeof value === "string" && value.length > 0 && value.length <= TRACE_LIMITS.nameChars && !value.startsWith(TRACE_LIMITS.reservedPrefix);
 }
 
 /** A guest span operation, checked field by field; undefined when malformed (dropped). */
@@ -129,12 +128,12 @@ export function checkTraceOp(value: unknown): TraceOp | undefined {
   if (typeof op !== "object" || op === null || !isSpanId(op.id)) return undefined;
   if (op.op === "end") return { op: "end", id: op.id, ...(typeof op.error === "string" ? { error: op.error.slice(0, 1000) } : {}) };
   if (op.op === "attribute") return isAttributeKey(op.key) && isAttributeValue(op.value) ? { op: "attribute", id: op.id, key: op.key, value: op.value } : undefined;
-  if (op.op !== "start" || !isSpanId(op.parent) || typeof op.name !== "string" || op.name.length === 0 || op.name.length > 200) return undefined;
+  if (op.op !== "start" || !isSpanId(op.parent) || typeof op.name !== "string" || op.name.length === 0 || op.name.length > TRACE_LIMITS.nameChars) return undefined;
   const given = op.attributes;
   if (typeof given !== "object" || given === null || Array.isArray(given)) return undefined;
   const attributes: Record<string, AttributeValue> = {};
   const entries = Object.entries(given);
-  if (entries.length > 64) return undefined;
+  if (entries.length > TRACE_LIMITS.attributes) return undefined;
   for (const [key, field] of entries) {
     if (!isAttributeKey(key) || !isAttributeValue(field)) return undefined;
     attributes[key] = field;

@@ -85,8 +85,6 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
       const saved = await saveStep(db, attempt.worker, {
         jobId: attempt.job.id, name, kind: "run", status: error ? "failed" : "succeeded", result: error ? null : end.value ?? null,
         error, attempt: attempt.job.attempts, startedAt, durationMs,
-      }).catch(() => {
-        throw new Error(`Step "${name}": its result could not be stored (the database did not answer); the job will be retried`);
       });
       if (!saved) fail(`Step "${name}": this attempt no longer holds the job (it was cancelled or its lease expired)`);
       return null;
@@ -110,7 +108,7 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
   // A guest sees its own mistakes (TypeErrors) and a plain word for the host's failures, never
   // the host's SQL or driver messages.
   return (op, arg) => services[op](arg).catch((error: unknown) => {
-    if (error instanceof TypeError || (error instanceof Error && error.message.startsWith("Step \""))) throw error;
+    if (error instanceof TypeError) throw error;
     throw new Error(`ctx.${OP_NAMES[op]}: the job store is unavailable right now; try again (in a job: the attempt is retried)`);
   });
 }

@@ -1,14 +1,12 @@
 // console: every method formats its arguments (inspect.ts) into one line of text and hands it to
 // the host with a level, attributed to the invocation that is running.
-import type { LogLevel } from "../../protocol.ts";
+import { MAX_FIELDS_CHARS, type LogLevel } from "../../protocol.ts";
 import { formatArgs, inspect } from "./inspect.ts";
 
 export type Logger = (level: LogLevel, message: string, fields?: string) => void;
 
 let write: Logger = () => {};
 let groupIndent = "";
-/** Largest structured fields object, as JSON text; a bigger one stays in the message only. */
-const MAX_FIELDS_CHARS = 8 * 1024;
 
 function emit(level: LogLevel, message: string, fields?: string): void {
   try {
