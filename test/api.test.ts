@@ -205,11 +205,11 @@ describe("management API", () => {
     assert.ok(doc.components.schemas.Manifest.properties.limits);
     assert.ok(doc.paths["/api/tenants/{tenant}/functions/{name}/jobs"].post.requestBody);
     // Every management route the app serves is in the document.
-    const missing = t.box.app.routes
+    const served = t.box.app.routes
       .filter((route) => route.path.startsWith("/api/") && route.method !== "ALL" && route.path !== "/api/openapi.json")
-      .map((route) => [route.method.toLowerCase(), route.path.replace(/:(\w+)/g, "{$1}")])
-      .filter(([method, path]) => !doc.paths[path]?.[method]);
-    assert.deepEqual(missing, []);
+      .map((route) => [route.method.toLowerCase(), route.path.replace(/:(\w+)/g, "{$1}")]);
+    assert.ok(served.length >= 30, `${served.length} management routes found`);
+    assert.deepEqual(served.filter(([method, path]) => !doc.paths[path]?.[method]), []);
   });
 
   test("runs are recorded with their logs", async () => {

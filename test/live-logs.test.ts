@@ -16,13 +16,18 @@ const LOGGER = `export default { fetch(request) {
 } }`;
 const BIN = fileURLToPath(new URL("../bin/isobox.js", import.meta.url));
 
-/** Server-sent events of a response, read on demand: next(match) returns the first event `match` accepts. */
+/**
+ * Server-sent events of a response, read on demand: next(match) returns the first event `match`
+ * accepts, or fails after `timeoutMs` (a read still pending then serves the next call).
+ */
 function events(response: Response) {
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
+  let reading: ReturnType<typeof reader.read> | undefined;
   return {
-    async next(match: (data: any) => boolean): Promise<any> {
+    async next(match: (data: any) => boolean, timeoutMs = 20_000): Promise<any> {
+      const deadline = Date.now() + timeoutMs;
       for (;;) {
         let end: number;
         while ((end = buffer.indexOf("\n\n")) >= 0) {
@@ -30,9 +35,15 @@ function events(response: Response) {
           buffer = buffer.slice(end + 2);
           if (data && match(JSON.parse(data))) return JSON.parse(data);
         }
-        const { done, value } = await reader.read();
-        if (done) throw new Error("the stream ended");
-        buffer += decoder.decode(value, { stream: true });
+        reading ??= reader.read();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())); });
+        const result = await Promise.race([reading, late]);
+        clearTimeout(timer);
+        if (!result) throw new Error(`no matching event within ${timeoutMs} ms`);
+        reading = undefined;
+        if (result.done) throw new Error("the stream ended");
+        buffer += decoder.decode(result.value as Uint8Array, { stream: true });
       }
     },
   };
@@ -66,7 +77,7 @@ test("the API's event stream shows a line as the guest writes it, secrets redact
   let logs: any[] = [];
   for (let i = 0; i < 50 && !logs.some((l) => l.message === "said hello-live"); i++) {
     logs = (await t.api("GET", `/api/tenants/${tenant}/logs?function=chatty`)).body.logs;
-    if (!logs.length) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.ok(logs.some((l) => l.message === "said hello-live"));
   assert.equal((await t.api("GET", `/api/tenants/${tenant}/logs`)).status, 400);
@@ -105,8 +116,13 @@ test("a follower on one node sees the lines of a function run on another node", 
     const controller = new AbortController();
     const response = await fetch(`${a.url}/api/tenants/default/logs?function=echo&follow=1`, { headers: { authorization: `Bearer ${a.admin}` }, signal: controller.signal });
     const stream = events(response);
-    assert.equal((await fetch(url.replace(a.url, b.url) + "?say=across-nodes")).status, 200);
-    const line = await stream.next((data) => data.message === "said across-nodes");
+    // Node b learns of the follower when the announcement reaches it: call until a line comes.
+    let line: any;
+    for (let i = 0; i < 20 && !line; i++) {
+      assert.equal((await fetch(url.replace(a.url, b.url) + "?say=across-nodes")).status, 200);
+      line = await stream.next((data) => data.message === "said across-nodes", 1000).catch(() => undefined);
+    }
+    assert.ok(line, "a line of node b reached the follower on node a");
     assert.equal(line.function, "echo");
     controller.abort();
   } finally {

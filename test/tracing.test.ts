@@ -132,6 +132,7 @@ test("a job attempt: queue wait and attempt spans in the job's trace, the steps 
   const wait = trace.find((s) => s.name === "queue wait");
   const invoke = trace.find((s) => s.name === "invoke traced job");
   assert.ok(wait && invoke);
+  assert.match(attempt.parentSpanId ?? "", /^[0-9a-f]{16}$/, "the attempt hangs off the job's trace");
   assert.equal(wait.parentSpanId, attempt.parentSpanId, "the wait and the attempt hang off the job's trace");
   assert.equal(invoke.parentSpanId, attempt.spanId);
   for (const name of ["step first", "step second", "fetch GET"]) {

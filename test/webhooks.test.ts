@@ -669,7 +669,6 @@ describe("webhooks", () => {
       const statuses: number[] = [];
       for (let i = 0; i < 75; i++) statuses.push((await deliver(fn, "flood", "{}", { "X-Hub-Signature-256": "sha256=00", "X-GitHub-Delivery": randomUUID() })).status);
       assert.deepEqual([...new Set(statuses)], [401]);
-      assert.equal(statuses.length, 75);
       assert.equal((await events({ function: fn, hook: "flood", status: "rejected", limit: 500 })).length, 60);
       // Another hook's rejections are not held back by it, and genuine deliveries still pass.
       await assertRejected(fn, "unset", await deliver(fn, "unset", "{}", github("{}")), 401, "ERR_BAD_SIGNATURE");

@@ -28,13 +28,15 @@ export function logRoutes(services: Services): Hono {
     const { function: fn, limit, follow } = query.data;
     const recent = (await recentLogs(services.db.orm, tenant, fn, limit)).map(({ fields, ...line }) => ({ ...line, ...(fields ? { fields } : {}), function: fn, time: line.time.toISOString() }));
     if (follow !== "1" && follow !== "true") return c.json({ logs: recent });
+    const queue: LiveLine[] = [...recent];
+    let wake: (() => void) | undefined;
+    // Followed before the response starts: a line written once the client has the headers is
+    // not missed (this node publishes at once; other nodes once the announcement reaches them).
+    const unfollow = await live.follow(tenant, fn, (line) => {
+      queue.push(line);
+      wake?.();
+    });
     return streamSSE(c, async (stream) => {
-      const queue: LiveLine[] = [...recent];
-      let wake: (() => void) | undefined;
-      const unfollow = await live.follow(tenant, fn, (line) => {
-        queue.push(line);
-        wake?.();
-      });
       let open = !live.closed.aborted;
       const end = () => {
         open = false;
@@ -46,8 +48,11 @@ export function logRoutes(services: Services): Hono {
         while (open) {
           while (queue.length > 0 && open) await stream.writeSSE({ event: "log", data: JSON.stringify(queue.shift()) });
           await new Promise<void>((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, KEEPALIVE_MS).unref();
+            const keepAlive = setTimeout(resolve, KEEPALIVE_MS);
+            wake = () => {
+              clearTimeout(keepAlive);
+              resolve();
+            };
           });
           wake = undefined;
           if (open && queue.length === 0) await stream.write(": keep-alive\n\n");

@@ -81,6 +81,8 @@ export class LiveLogs {
     let set = this.listeners.get(key);
     if (!set) this.listeners.set(key, set = new Set());
     set.add(listener);
+    // This node publishes at once; the others when the announcement reaches them.
+    this.followed.set(key, Date.now() + FOLLOW_TTL_MS);
     await this.db.notify(FOLLOW_CHANNEL, key);
     return () => {
       set.delete(listener);
