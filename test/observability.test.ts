@@ -137,6 +137,18 @@ test("runs filter by time range; a bad time is a 400 naming the field", async ()
   assert.match(listed.stdout, new RegExp(latest.id));
   const none = await cli(["runs", "--function", "fields", "--until", at.toISOString()], env);
   assert.doesNotMatch(none.stdout, new RegExp(latest.id));
+  // Pages of one run each walk the same list as one page.
+  const all = (await t.api("GET", "/api/tenants/default/runs?limit=500")).body.runs.map((r: any) => r.id);
+  const walked: string[] = [];
+  for (let cursor: string | null = null, pages = 0; pages === 0 || cursor; pages++) {
+    const page: any = (await t.api("GET", `/api/tenants/default/runs?limit=5${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)).body;
+    walked.push(...page.runs.map((r: any) => r.id));
+    cursor = page.nextCursor;
+  }
+  assert.deepEqual(walked, all);
+  const badCursor = await t.api("GET", "/api/tenants/default/runs?cursor=nonsense");
+  assert.equal(badCursor.status, 400);
+  assert.equal(badCursor.body.error.field, "query.cursor");
   const bad = await t.api("GET", "/api/tenants/default/runs?since=yesterday");
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, "ERR_BAD_REQUEST");

@@ -185,14 +185,15 @@ export class Invoker {
     const { fetcher, maxSubrequests, liveLogs } = this.deps;
     const checkHop = pinCheck(fn.pins, env);
     let subrequests = 0;
+    const log = (level: LogLevel, message: string, json?: string) => {
+      if (logs.length >= MAX_LOG_LINES) return;
+      const fields = logFields(json, hidden);
+      const line = { time: new Date(), level, message: storable(message, hidden), ...(fields ? { fields } : {}) };
+      logs.push(line);
+      liveLogs?.publish(fn.tenant, fn.name, { runId, time: line.time.toISOString(), level, message: line.message, ...(fields ? { fields } : {}) });
+    };
     return {
-      log(level: LogLevel, message: string, json?: string) {
-        if (logs.length >= MAX_LOG_LINES) return;
-        const fields = logFields(json, hidden);
-        const line = { time: new Date(), level, message: storable(message, hidden), ...(fields ? { fields } : {}) };
-        logs.push(line);
-        liveLogs?.publish(fn.tenant, fn.name, { runId, time: line.time.toISOString(), level, message: line.message, ...(fields ? { fields } : {}) });
-      },
+      log,
       trace: spans && ((op) => spans.apply(op)),
       async fetch(request: WireRequest, signal: AbortSignal) {
         const span = tracer.startSpan(`fetch ${request.method}`, { kind: SpanKind.CLIENT, attributes: { "http.request.method": request.method, "url.full": redact(request.url, hidden) } }, parent);
@@ -203,7 +204,7 @@ export class Invoker {
           return response;
         } catch (error) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: storable((error as Error).message, hidden) });
-          if (logs.length < MAX_LOG_LINES) logs.push({ time: new Date(), level: "warn", message: storable((error as Error).message, hidden) });
+          log("warn", (error as Error).message);
           throw error;
         } finally {
           span.end();

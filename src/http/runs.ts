@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { getRun, listRuns } from "../telemetry/runs-store.ts";
 import { scopedTenant } from "./auth.ts";
+import { queryCursor } from "./cursor.ts";
 import { fromZod } from "./errors.ts";
 import { RunsQuery } from "./schemas.ts";
 import type { Services } from "./services.ts";
@@ -15,9 +16,8 @@ export function runRoutes(services: Services): Hono {
     const tenant = scopedTenant(c);
     const query = RunsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
-    const page = await listRuns(db, tenant, query.data);
-    if (!page) throw new IsoboxError("ERR_BAD_REQUEST", "query.cursor: not a cursor this API returned");
-    return c.json(page);
+    const { cursor, ...filter } = query.data;
+    return c.json(await listRuns(db, tenant, { ...filter, after: queryCursor(cursor) }));
   });
 
   app.get("/:id", async (c) => {

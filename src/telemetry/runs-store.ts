@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
 import { runLogs, runs, runSteps } from "../../schema/tables.ts";
 import type { Database } from "../db/connect.ts";
-import { decodeCursor, encodeCursor } from "../db/cursor.ts";
+import { encodeCursor } from "../db/cursor.ts";
 
 export interface RunFilter {
   function?: string;
@@ -13,23 +13,21 @@ export interface RunFilter {
   /** Runs started before. */
   until?: Date;
   limit: number;
-  cursor?: string;
+  /** The last run of the previous page (a decoded cursor). */
+  after?: { at: Date; id: string };
 }
 
 type RunRow = typeof runs.$inferSelect;
 
-export async function listRuns(db: Database, tenant: string, filter: RunFilter): Promise<{ runs: RunRow[]; nextCursor: string | null } | undefined> {
+export async function listRuns(db: Database, tenant: string, filter: RunFilter): Promise<{ runs: RunRow[]; nextCursor: string | null }> {
   const where: (SQL | undefined)[] = [eq(runs.tenant, tenant)];
   if (filter.function) where.push(eq(runs.function, filter.function));
   if (filter.trigger) where.push(eq(runs.trigger, filter.trigger as RunRow["trigger"]));
   if (filter.status) where.push(eq(runs.status, filter.status as RunRow["status"]));
   if (filter.since) where.push(gte(runs.startedAt, filter.since));
   if (filter.until) where.push(lt(runs.startedAt, filter.until));
-  if (filter.cursor) {
-    const after = decodeCursor(filter.cursor);
-    if (!after) return undefined;
-    where.push(or(lt(runs.startedAt, after.at), and(eq(runs.startedAt, after.at), lt(runs.id, after.id))));
-  }
+  const { after } = filter;
+  if (after) where.push(or(lt(runs.startedAt, after.at), and(eq(runs.startedAt, after.at), lt(runs.id, after.id))));
   const rows = await db.select().from(runs).where(and(...where)).orderBy(desc(runs.startedAt), desc(runs.id)).limit(filter.limit + 1);
   const more = rows.length > filter.limit;
   const page = more ? rows.slice(0, filter.limit) : rows;
