@@ -47,6 +47,15 @@ export type TriggerKind = "fetch" | "job" | "scheduled";
 /** A fetch dispatch's outcome: the DispatchResult as JSON (a response's body left out), and that body. */
 export type FetchDispatch = [string, ArrayBuffer | null];
 
+/** A fetch dispatch of a batch (GuestRuntime.dispatchBatch): the host's id, then dispatch()'s info, arg and body. */
+export type BatchEntry = [id: number, info: string, head: string, body: ArrayBuffer | null];
+
+/** A batch entry's answer: its id and its FetchDispatch. */
+export type Delivery = [id: number, answer: FetchDispatch];
+
+/** Answers one HostBindings.deliver call carries at most (the guest sends more in several). */
+export const MAX_DELIVERIES = 1000;
+
 /** Per-invocation data the host passes with each dispatch. */
 export interface InvocationInfo {
   runId: string;
@@ -133,6 +142,8 @@ export interface HostBindings {
   log(run: string, level: LogLevel, message: string, fields?: string): void;
   /** Guest spans and attributes (only called when InvocationInfo.tracing); never blocks the guest. */
   trace(run: string, op: TraceOp): void;
+  /** Answers of batch entries that finished after their batch's probe; never blocks the guest. */
+  deliver(answers: Delivery[]): void;
   /** Starts an asynchronous host operation; its outcome arrives through GuestRuntime.complete. */
   call(run: string, id: number, op: HostCallName, arg: unknown): void;
   /** Cryptographically strong random bytes (n <= 65536). */
@@ -155,6 +166,10 @@ export interface GuestRuntime {
    * time per call of a structured copy of the same objects (measured, see sandbox/host/sandbox.ts).
    */
   dispatch(kind: TriggerKind, info: string, arg: unknown, body: ArrayBuffer | null): Promise<DispatchResult<unknown> | FetchDispatch>;
+  /** Runs fetch dispatches one after another in this call (see sandbox/guest/batch.ts); returns at once. */
+  dispatchBatch(entries: BatchEntry[]): void;
+  /** Ends the batch: its answers so far, and the ids of the entries that did not start. */
+  probe(): [Delivery[], number[]];
   /** Resolves once the invocation's ctx.waitUntil promises settle, with the lines it logged in all. */
   settle(runId: string): Promise<number>;
   /** The host gave up on the invocation: abort its signal, forget it. */

@@ -726,6 +726,7 @@ describe("host bindings, called directly from an isolate", () => {
     const fetched: WireRequest[] = [];
     const completed: DispatchResult<unknown>[] = [];
     const logged: string[] = [];
+    const delivered: unknown[][] = [];
     const hooks: InvocationHooks = {
       log: (_level, message) => void logged.push(message),
       fetch: async (request) => {
@@ -735,7 +736,7 @@ describe("host bindings, called directly from an isolate", () => {
     };
     try {
       const context = await isolate.createContext();
-      const bindings = createBindings({ cancellers: new Map(), hooks: (run) => (run === "run-1" ? hooks : undefined), trace: () => {}, log: (run, level, message, fields) => { if (run === "run-1") hooks.log(level, message, fields); }, complete: (_id, result) => void completed.push(result), timer: (_ms, done) => done() });
+      const bindings = createBindings({ cancellers: new Map(), hooks: (run) => (run === "run-1" ? hooks : undefined), trace: () => {}, log: (run, level, message, fields) => { if (run === "run-1") hooks.log(level, message, fields); }, complete: (_id, result) => void completed.push(result), deliver: (answers) => void delivered.push(answers), timer: (_ms, done) => done() });
       await context.global.set("host", bindings, { copy: true });
       const found = JSON.parse(await context.eval(`
         const HOST_PATH = /\\/work\\/|node_modules|sandbox\\/host|\\.ts:\\d/;
@@ -754,6 +755,8 @@ describe("host bindings, called directly from an isolate", () => {
         host.call(sparse, 5, "sleep", sparse);
         host.log("run-1", "log", sparse);
         host.log("run-1", "nonsense-level", "kept");
+        host.deliver(sparse);
+        host.deliver([[7, sparse]]);
         JSON.stringify({
           randomTooBig: tryIt(() => host.randomBytes(1e9)),
           randomSparse: tryIt(() => host.randomBytes(sparse)),
@@ -791,6 +794,8 @@ describe("host bindings, called directly from an isolate", () => {
       assert.match(failures[1], /malformed request \(method, url\)/);
       assert.match(failures[2], /outside of a running invocation/);
       assert.deepEqual(logged, ["kept"]);
+      // A sparse list of answers never reaches the host's loop; an answer holding one does (the sandbox checks its shape).
+      assert.deepEqual(delivered.map((answers) => answers.length), [1]);
     } finally {
       isolate.dispose();
     }

@@ -10,6 +10,7 @@ import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
 import { useTraceBinding } from "./spans.ts";
 import { forgetLines, startLines } from "./log-count.ts";
+import { dispatchBatch, probe, useBatches, type Answered } from "./batch.ts";
 import { Response } from "./web/response.ts";
 import { AbortController } from "./web/abort.ts";
 import { TextEncoder } from "./web/encoding.ts";
@@ -23,6 +24,7 @@ delete g[BOOT_BINDINGS_GLOBAL];
 
 useHostCalls(bindings);
 useTraceBinding(bindings);
+useBatches(bindings, dispatchFetch);
 installWebApis(bindings);
 
 type Handlers = { fetch?: Function; job?: Function; scheduled?: Function };
@@ -67,14 +69,18 @@ function setModule(namespace: Record<string, unknown>): DispatchResult<string[]>
 
 /** The host's side of a dispatch (see GuestRuntime.dispatch): JSON in and out for fetch. */
 async function dispatchWire(kind: TriggerKind, infoJson: string, arg: unknown, body: ArrayBuffer | null): Promise<DispatchResult<unknown> | FetchDispatch> {
-  const info = parse(infoJson) as InvocationInfo;
-  if (kind !== "fetch") return dispatch(kind, info, arg);
-  const request = parse(arg as string) as WireRequest;
+  if (kind !== "fetch") return dispatch(kind, parse(infoJson) as InvocationInfo, arg);
+  return (await dispatchFetch(infoJson, arg as string, body)).answer;
+}
+
+/** A fetch dispatch: the request's head as JSON beside its body, the same for the answer. */
+async function dispatchFetch(infoJson: string, headJson: string, body: ArrayBuffer | null): Promise<Answered> {
+  const request = parse(headJson) as WireRequest;
   request.body = body;
-  const result = await dispatch(kind, info, request);
-  if (!result.ok) return [stringify(result), null];
+  const result = await dispatch("fetch", parse(infoJson) as InvocationInfo, request);
+  if (!result.ok) return { answer: [stringify(result), null], over: true };
   const { body: responseBody, ...head } = result.value as WireResponse;
-  return [stringify({ ...result, value: head }), responseBody];
+  return { answer: [stringify({ ...result, value: head }), responseBody], over: result.settled === true };
 }
 
 async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
@@ -147,5 +153,5 @@ async function warmUp(): Promise<void> {
   await fromResponse(Response.json({ ok: true }));
 }
 
-const runtime: GuestRuntime = { setModule, dispatch: dispatchWire, settle, abort, complete, warmUp };
+const runtime: GuestRuntime = { setModule, dispatch: dispatchWire, dispatchBatch, probe, settle, abort, complete, warmUp };
 g[BOOT_RUNTIME_GLOBAL] = runtime;

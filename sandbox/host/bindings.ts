@@ -3,7 +3,7 @@
 import ivm from "isolated-vm";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { AttributeValue, DispatchResult, HostBindings, LogLevel, ServiceCallName, TraceOp, WireError, WireRequest, WireResponse } from "../protocol.ts";
-import { MAX_FIELDS_CHARS, TRACE_LIMITS } from "../protocol.ts";
+import { MAX_DELIVERIES, MAX_FIELDS_CHARS, TRACE_LIMITS } from "../protocol.ts";
 
 /** What the host does for one invocation; supplied by the embedder per call. */
 export interface InvocationHooks {
@@ -29,6 +29,8 @@ export interface BindingTarget {
   trace(run: string, op: TraceOp | undefined): void;
   /** A log line of invocation `run` (it may arrive after the invocation's result). */
   log(run: string, level: LogLevel, message: string, fields?: string): void;
+  /** Answers of batch entries, each [id, answer]; their shape is the target's to check. */
+  deliver(answers: unknown[]): void;
   /** Delivers the outcome of a host call back into the guest. */
   complete(id: number, result: DispatchResult<unknown>): void;
   /** Starts a timer owned by the isolate (cleared when it is disposed). */
@@ -209,6 +211,10 @@ export function createBindings(target: BindingTarget): Record<keyof HostBindings
       if (typeof run !== "string" || typeof message !== "string") return;
       const json = typeof fields === "string" && fields.length <= MAX_FIELDS_CHARS ? fields : undefined;
       target.log(run, LOG_LEVELS.has(level) ? (level as LogLevel) : "log", message.slice(0, MAX_LOG_CHARS), json);
+    }), { ignored: true }),
+    deliver: new ivm.Callback(guestSafe((answers: unknown) => {
+      // Bounded before any loop: a sparse array of length 2^32 - 2 is cheap for the guest to send.
+      if (Array.isArray(answers) && answers.length <= MAX_DELIVERIES) target.deliver(answers);
     }), { ignored: true }),
     trace: new ivm.Callback(guestSafe((run: unknown, op: unknown) => {
       if (typeof run === "string") target.trace(run, checkTraceOp(op));
