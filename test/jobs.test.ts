@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { sql } from "drizzle-orm";
 import { startBox, type TestBox } from "./helpers/box.ts";
 
 interface Stub {
@@ -342,6 +343,28 @@ describe("jobs", () => {
     const peaks = jobs.map((job) => job.result);
     assert.ok(jobs.every((job) => job.status === "succeeded"));
     assert.equal(Math.max(...peaks), 2, `peaks ${peaks}`);
+  });
+
+  test("a backlog refreshes the jobs table's statistics; Postgres connections run without JIT", async () => {
+    // A node whose claims come back full has a backlog the planner's statistics may predate.
+    const small = await startBox({ jobPollMs: 100, jobConcurrency: 2 });
+    try {
+      // ANALYZE sets reltuples to the table's row count then (exact for a small table). Two slots
+      // and six jobs of 200 ms: once both slots are busy, each freed slot's claim comes back full.
+      const statistics = async () => (await small.box.db.rows<{ reltuples: number | string; rows: number | string }>(sql`
+        select reltuples, (select count(*) from jobs) as rows from pg_class where relname = 'jobs'`)).map((r) => ({ reltuples: Number(r.reltuples), rows: Number(r.rows) }))[0];
+      const before = await statistics();
+      const { name } = await small.tenant();
+      await small.deploy("slow", `export default { async job() { await new Promise((resolve) => setTimeout(resolve, 200)); } }`, {}, name);
+      for (let i = 0; i < 6; i++) assert.equal((await small.api("POST", `/api/tenants/${name}/functions/slow/jobs`, {})).status, 202);
+      let now = await statistics();
+      const analyzed = () => now.reltuples >= before.rows + 2 && now.reltuples <= before.rows + 6;
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline && !analyzed(); await new Promise((resolve) => setTimeout(resolve, 50))) now = await statistics();
+      assert.ok(analyzed(), `reltuples ${before.reltuples} → ${now.reltuples}; the table held ${before.rows} jobs, then ${now.rows}`);
+      if (small.box.db.kind === "postgres") assert.equal((await small.box.db.rows<{ jit: string }>(sql`show jit`))[0].jit, "off");
+    } finally {
+      await small.close();
+    }
   });
 
   test("a function's backlog at its concurrency does not hold up other functions' jobs", async () => {

@@ -118,7 +118,10 @@ async function connectPostgres(url: string, max: number): Promise<Db & { migrate
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
   const { migrate } = await import("drizzle-orm/postgres-js/migrator");
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  // JIT off: its compile time is what Isobox's short statements would pay. Once the jobs table
+  // was analyzed mid-burst, the claim's estimated cost passed jit_above_cost and every claim of
+  // 200 spent ~28 ms compiling a plan that runs in ~3 (20,000 jobs: 3,700 → 8,800 jobs/s).
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off" } });
   const untolerate = tolerateDriverRejections();
   const pgOrm = drizzle(retryingUnsent(client), { schema: tables });
   const orm = pgOrm as unknown as Database;

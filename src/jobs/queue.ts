@@ -224,6 +224,17 @@ export async function sweepExpiredLeases(db: Db): Promise<{ requeued: number; fa
   return { requeued: rows.length - failed, failed };
 }
 
+/**
+ * Refreshes the planner's statistics of the jobs table. A queue's size swings faster than
+ * autovacuum analyzes (a minute apart at best): statistics from while the table was nearly empty
+ * made the planner read every queued job and sort them for each claim, and join completions by
+ * scanning the table, in the middle of a burst (20,000 jobs: claims of 200 took 24–37 ms instead
+ * of 5–10, completions 13 ms instead of 8; 4,000 jobs/s instead of 8,800, 2 cores).
+ */
+export async function analyzeJobs(db: Db): Promise<void> {
+  await db.rows(sql`analyze jobs`);
+}
+
 /** When the next queued job is due (for a runner's timer), or null when none is queued. */
 export async function nextDueAt(db: Db): Promise<Date | null> {
   const [row] = await db.rows<{ at: Date | string | null }>(sql`select min(run_at) as at from jobs where status = 'queued'`);

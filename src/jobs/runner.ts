@@ -11,6 +11,7 @@ import { guestServices } from "./guest-services.ts";
 import type { Notifier } from "./notify.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import {
+  analyzeJobs,
   CANCEL_CHANNEL, claimJobs, completeJobs, deleteFinishedJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
   type JobError, type JobRow, type Outcome,
 } from "./queue.ts";
@@ -43,6 +44,8 @@ interface Running {
 const MAX_BATCH = 200;
 /** How long freed slots gather before they are filled (see wakeSoon). */
 const CLAIM_GATHER_MS = 5;
+/** How often a busy node refreshes the jobs table's statistics at most (see refreshStatistics). */
+const STATISTICS_EVERY_MS = 30_000;
 const DEFAULT_BACKOFF = { baseMs: 1000, maxMs: 3_600_000 };
 
 /** Exponential backoff with equal jitter: half the delay is fixed, half random, so retries spread out. */
@@ -75,6 +78,8 @@ export class JobRunner {
   private unlisten: (() => Promise<void>)[] = [];
   /** Database failures in a row; spaces out retries while the database is away. */
   private failures = 0;
+  /** When this node last refreshed the jobs table's statistics (see refreshStatistics). */
+  private analyzedAt = 0;
   /** Succeeded attempts waiting to be written together (see completeJobs). */
   private completions: { id: string; result: string; version: number; written(held: boolean): void; failed(error: unknown): void }[] = [];
 
@@ -162,7 +167,10 @@ export class JobRunner {
         const jobs = await claimJobs(this.db, this.worker, want, this.options.leaseMs);
         this.failures = 0;
         for (const job of jobs) this.startAttempt(job);
-        if (jobs.length === want) this.again = true;
+        if (jobs.length === want) {
+          this.again = true;
+          this.refreshStatistics();
+        }
       } while (this.again && !this.stopping);
       // A due job that was not claimed waits on its function's concurrency (freed by another
       // node's attempt, which sends no NOTIFY): look again soon, not in a busy loop.
@@ -181,6 +189,18 @@ export class JobRunner {
         }
       }
     }
+  }
+
+  /**
+   * A full claim means a backlog: the table's statistics may predate it (see analyzeJobs).
+   * Refreshed in the background, at most every STATISTICS_EVERY_MS per node; a database role
+   * that may not analyze the table only loses the refresh.
+   */
+  private refreshStatistics(): void {
+    const now = Date.now();
+    if (now - this.analyzedAt < STATISTICS_EVERY_MS) return;
+    this.analyzedAt = now;
+    analyzeJobs(this.db).catch(() => {});
   }
 
   private startAttempt(job: JobRow): void {
