@@ -73,7 +73,9 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     );
   });
   void pool.warmUp();
-  const recorder = new RunRecorder(db);
+  // PGlite writes on this thread: a batch of 500 runs held the event loop ~15 ms, the HTTP p99
+  // (17 ms at 11,700 req/s, hello, 2 cores); batches of 100 give 9 ms for ~7% of the throughput.
+  const recorder = new RunRecorder(db, db.kind === "pglite" ? { batchSize: 100 } : {});
   const metrics = new Metrics({ isolates: () => pool.stats(), runs: () => recorder.stats(), jobs: () => queueGauges(db, METRICS_QUEUE_ROWS) });
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
   const retention = new RunRetention(db, { hours: config.runRetentionHours, maxRuns: config.runRetentionMax });
