@@ -86,7 +86,7 @@ test("answers for ids the isolate was never sent are ignored", async () => {
   await withSandbox(`export default { async fetch(request) { return new Response(request.url); } }`, async (sandbox) => {
     const { hooks } = recording();
     const forged = { ok: true, value: { status: 200, statusText: "", headers: [] } };
-    (sandbox as unknown as { deliver(answers: unknown[]): void }).deliver([[1_000_000, [JSON.stringify(forged), null]], "junk", [null]]);
+    (sandbox as unknown as { take(answers: unknown[]): void }).take([[1_000_000, [JSON.stringify(forged), null]], "junk", [null]]);
     const answers = await Promise.all([1, 2].map((n) => sandbox.dispatch("fetch", info(`f${n}`), request(`/${n}`), hooks)));
     assert.deepEqual(answers.map(({ value }) => text(value as WireResponse)), ["https://fn.example/1", "https://fn.example/2"]);
   });

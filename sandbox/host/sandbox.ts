@@ -133,7 +133,7 @@ export class Sandbox {
       log: (run, level, message, fields) => this.arrived(run, (hooks) => hooks.log(level, message, fields)),
       trace: (run, op) => this.arrived(run, (hooks) => op && hooks.trace?.(op)),
       complete: (id, result) => this.complete(id, result),
-      deliver: (answers) => this.deliver(answers),
+      deliver: (answers) => this.take(answers),
       timer: (ms, done) => this.timer(ms, done),
       cancellers: this.cancellers,
     });
@@ -242,12 +242,13 @@ export class Sandbox {
   /**
    * Sends the fetches of one event-loop turn. A call into the isolate costs ~40–60 µs of CPU
    * (both threads) when its thread must be woken, ~10 µs each for 32 sent in one turn, ~2.3 µs
-   * each for 32 in one call (microbenchmark, 2 cores): hello went from 12,000 to 17,900 req/s
-   * at 32 connections. The batch runs its entries one after another (sandbox/guest/batch.ts);
-   * the probe, queued right behind it, takes their answers and names the entries that did not
-   * start because one before them awaited the host: those go one call each. A promise rejected
-   * without a handler fails the call it happened in (isolated-vm checks at the end of each
-   * call), so it fails the entries answered in that batch.
+   * each for 32 in one call (microbenchmark, 2 cores): hello at 32 connections went from
+   * ~10,800 to ~16,000 req/s (npm run bench). The batch runs its entries one after another
+   * (sandbox/guest/batch.ts); the probe, queued right behind it, takes their answers and names
+   * the entries that did not start because one before them awaited the host: those go one call
+   * each. A promise rejected without a handler fails the call it happened in (isolated-vm checks
+   * at the end of each call), so it fails the entries answered in that batch; isolated-vm hands
+   * calls back in order, so the batch's failure is known before its probe's answers arrive.
    */
   private readonly flush = (): void => {
     const entries = this.queued;
@@ -290,10 +291,6 @@ export class Sandbox {
       if (failure) waiting.reject(failure.error);
       else waiting.resolve(delivery[1]);
     }
-  }
-
-  private deliver(answers: unknown[]): void {
-    this.take(answers);
   }
 
   /** Waits for ctx.waitUntil work of a finished invocation and its log lines, then forgets it. */
