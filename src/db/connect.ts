@@ -103,15 +103,26 @@ function retryingUnsent<C extends ((...args: never[]) => unknown) & { unsafe: Fu
  * ends the process as it would without this listener (unless the embedder has listeners of its own).
  */
 function tolerateDriverRejections(): () => void {
-  const listener = (reason: unknown) => {
-    if (CONNECTION_ERRORS.has(codeOf(reason) ?? "")) {
-      console.error(`isobox: a database connection failed (${codeOf(reason)}); it is reopened on the next query`);
-      return;
-    }
-    if (process.listenerCount("unhandledRejection") === 1) throw reason;
+  // One listener however many databases are open: with one per database, the "only listener"
+  // check below never held and other rejections were swallowed.
+  if (tolerating++ === 0) process.on("unhandledRejection", onDriverRejection);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--tolerating === 0) process.off("unhandledRejection", onDriverRejection);
   };
-  process.on("unhandledRejection", listener);
-  return () => process.off("unhandledRejection", listener);
+}
+
+/** Postgres databases open in this process (see tolerateDriverRejections). */
+let tolerating = 0;
+
+function onDriverRejection(reason: unknown): void {
+  if (CONNECTION_ERRORS.has(codeOf(reason) ?? "")) {
+    console.error(`isobox: a database connection failed (${codeOf(reason)}); it is reopened on the next query`);
+    return;
+  }
+  if (process.listenerCount("unhandledRejection") === 1) throw reason;
 }
 
 async function connectPostgres(url: string, max: number): Promise<Db & { migrate(): Promise<void> }> {
