@@ -18,7 +18,7 @@ import postgres from "postgres";
 import { createIsobox, type Isobox } from "../src/index.ts";
 import { median, percentile, table } from "./load.ts";
 import { BENCH_DIR } from "./peers.ts";
-import { SERVER, withDatabase } from "./postgres.ts";
+import { scratchDatabase, SERVER } from "./postgres.ts";
 
 export interface JobsBenchOptions {
   /** No-op jobs in the throughput run. */
@@ -245,35 +245,21 @@ export async function measureGraphile(url: string, options: JobsBenchOptions): P
 
 // ---------------------------------------------------------------------------------------------
 
-/** The server's URL with another database. */
+/** The jobs table: Isobox on Postgres and on PGlite, graphile-worker, each Postgres row in a scratch database of its own. */
 export async function benchJobs(options: JobsBenchOptions): Promise<string> {
-  const server = SERVER;
-  const admin = postgres(withDatabase(server, "postgres"), { max: 1, onnotice: () => {}, connect_timeout: 5 });
   const suffix = randomBytes(4).toString("hex");
-  const isoboxDb = `isobox_bench_jobs_${suffix}`;
-  const graphileDb = `graphile_bench_${suffix}`;
+  const isoboxDb = await scratchDatabase(`isobox_bench_jobs_${suffix}`);
+  const graphileDb = isoboxDb && (await scratchDatabase(`graphile_bench_${suffix}`));
+  if (!graphileDb) console.error("bench jobs: only the PGlite row runs");
   const rows: (string | number)[][] = [];
   const prefill: string[] = [];
-  let version = "";
-  try {
-    version = String((await admin`show server_version`)[0].server_version);
-  } catch (error) {
-    console.error(`bench jobs: no Postgres at ${new URL(server).host} (${(error as Error).message}); only the PGlite row runs`);
-  }
-  const created: string[] = [];
   try {
     let graphile: Measured | undefined;
     const results: [string, Measured][] = [];
-    if (version) {
-      for (const db of [isoboxDb, graphileDb]) {
-        await admin.unsafe(`create database ${db}`);
-        created.push(db);
-      }
-      results.push(["Isobox (Postgres)", await measureIsobox(withDatabase(server, isoboxDb), options)]);
-    }
+    if (isoboxDb && graphileDb) results.push(["Isobox (Postgres)", await measureIsobox(isoboxDb.url, options)]);
     results.push(["Isobox (PGlite)", await measureIsobox(undefined, options)]);
-    if (version) {
-      graphile = await measureGraphile(withDatabase(server, graphileDb), options);
+    if (graphileDb) {
+      graphile = await measureGraphile(graphileDb.url, options);
       results.push(["graphile-worker (Postgres)", graphile]);
     }
     for (const [label, m] of results) {
@@ -283,10 +269,10 @@ export async function benchJobs(options: JobsBenchOptions): Promise<string> {
       prefill.push(`${label} ${Math.round(options.jobs / (m.enqueueMs / 1000)).toLocaleString("en-US")}/s`);
     }
   } finally {
-    for (const db of created) await admin.unsafe(`drop database if exists ${db} with (force)`).catch((error) => console.error(`bench jobs: could not drop ${db}: ${error.message}`));
-    await admin.end();
+    await isoboxDb?.drop();
+    await graphileDb?.drop();
   }
-  const where = version ? `Postgres ${version.split(" ")[0]} at ${new URL(server).host}` : "no Postgres server";
+  const where = graphileDb ? `Postgres ${graphileDb.version} at ${new URL(SERVER).host}` : "no Postgres server";
   return table(
     `Jobs: ${options.jobs} no-op jobs queued, then drained by one process (concurrency: Isobox ${options.concurrency.isobox}, graphile-worker ${options.concurrency.graphile}), median of ${options.rounds}; ` +
       `enqueue-to-handler-start over ${options.samples} jobs on an idle queue (${where})`,
