@@ -62,4 +62,4 @@ if (wanted("http") || wanted("cold-start")) {
 // Measured in a fresh process and in workerd's, so this process's memory is not in it.
 if (wanted("density")) console.log(await benchDensity({ functions: quick ? 100 : 300 }));
 // Its own boxes and databases, after the others are closed so that their runners are not polling.
-if (wanted("jobs")) console.log(await benchJobs({ jobs: quick ? 1000 : 5000, samples: quick ? 50 : 200, rounds: quick ? 1 : 3, concurrency: { isobox: 200, graphile: 50 } }));
+if (wanted("jobs")) console.log(await benchJobs({ jobs: quick ? 1000 : 5000, samples: quick ? 50 : 200, rounds: quick ? 1 : 3, concurrency: { isobox: 400, graphile: 50 } }));
