@@ -48,14 +48,16 @@ export async function getRun(db: Database, tenant: string, id: string) {
 }
 
 /**
- * A function's latest log lines, oldest first. Ordered by their runs' start (the
+ * A function's latest log lines, oldest first. "Latest" by their runs' start (the
  * runs_tenant_function_started index drives the join and it stops at the limit; ordering by the
- * lines' own time sorted every line of every stored run), then by time within the page.
+ * lines' own time sorted every line of every stored run): a long run's late lines can give way to
+ * a newer run's. Within the page, by time, and lines of one millisecond in the order written.
  */
 export async function recentLogs(db: Database, tenant: string, fn: string, limit: number) {
   const rows = await db.select({ runId: runLogs.runId, time: runLogs.time, level: runLogs.level, message: runLogs.message, fields: runLogs.fields })
     .from(runLogs).innerJoin(runs, eq(runs.id, runLogs.runId))
     .where(and(eq(runs.tenant, tenant), eq(runs.function, fn)))
     .orderBy(desc(runs.startedAt), desc(runLogs.seq)).limit(limit);
-  return rows.sort((a, b) => a.time.getTime() - b.time.getTime());
+  // Read newest first; reversed before the (stable) sort so that lines of one millisecond keep their order.
+  return rows.reverse().sort((a, b) => a.time.getTime() - b.time.getTime());
 }
