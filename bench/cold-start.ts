@@ -1,5 +1,6 @@
 // Cold start over many functions: from a finished deploy to the first response, and the first
 // request after the function's isolate was evicted (a node keeping fewer isolates than functions).
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Isobox } from "../src/index.ts";
 import { median, percentile, table } from "./load.ts";
 
@@ -21,7 +22,7 @@ async function timed(box: Isobox, name: string): Promise<number> {
 }
 
 // Let the spare pool refill, as it would between deploys.
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+const settle = () => sleep(20);
 
 async function afterDeploy(box: Isobox, count: number): Promise<number[]> {
   const times: number[] = [];

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Sandbox } from "../sandbox/host/sandbox.ts";
 import { createIsobox, type Isobox } from "../src/index.ts";
 import { median } from "./load.ts";
@@ -29,7 +30,7 @@ const code = (i: number) => `export default { fetch() { return Response.json({ n
 
 /** Resident memory once the host's garbage is collected and the isolates' threads are quiet. */
 async function settledRss(): Promise<number> {
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await sleep(1000);
   gc();
   return process.memoryUsage.rss();
 }

@@ -2,6 +2,7 @@
 // many such functions fit in 1 GiB, for Isobox (measured in a fresh process) and for workerd
 // (one process serving N worker services, each its own isolate).
 import { execFile } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { DensityMeasure } from "./density-isobox.ts";
@@ -36,7 +37,7 @@ async function workerdRss(workers: WorkerSource[]): Promise<number> {
   try {
     workerd = await startWorkerd([router, ...workers]);
     for (const { name } of workers) await (await fetch(`${workerd.url}/${name}`)).arrayBuffer();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     return await workerd.rssBytes();
   } finally {
     await workerd?.close();

@@ -9,7 +9,7 @@ import type { Isobox } from "../src/index.ts";
 import { load, median, table, type LoadResult } from "./load.ts";
 import { startWorkerd } from "./workerd.ts";
 
-export const HELLO = `export default { fetch(request) { return Response.json({ hello: "world" }) } }`;
+const HELLO = `export default { fetch(request) { return Response.json({ hello: "world" }) } }`;
 
 interface Target {
   label: string;

@@ -10,7 +10,6 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** A fresh database named `name` on SERVER, or undefined when no server answers. */
 export interface ScratchDatabase {
   url: string;
   /** The server's version, e.g. "15.20". */
@@ -18,6 +17,7 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
+/** A fresh database named `name` on SERVER, or undefined when no server answers. */
 export async function scratchDatabase(name: string): Promise<ScratchDatabase | undefined> {
   const admin = postgres(withDatabase(SERVER, "postgres"), { max: 1, onnotice: () => {}, connect_timeout: 5 });
   let version: string;

@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BENCH_DIR } from "./peers.ts";
 
 /** One worker service: an ES module, and the services it may call by name through `env`. */
@@ -44,8 +45,9 @@ export async function startWorkerd(workers: WorkerSource[]): Promise<Workerd> {
   const dir = await mkdtemp(join(tmpdir(), "isobox-bench-workerd-"));
   const port = await freePort();
   for (const { name, code } of workers) await writeFile(join(dir, `${name}.js`), code);
-  await writeFile(join(dir, "config.capnp"), capnpConfig(workers, port, workerdPackage().compatibilityDate));
-  const child = spawn(workerdPackage().default, ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
+  const workerd = workerdPackage();
+  await writeFile(join(dir, "config.capnp"), capnpConfig(workers, port, workerd.compatibilityDate));
+  const child = spawn(workerd.default, ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
   // A bench that dies on an error elsewhere must not leave workerd listening.
   const stop = () => {
     child.kill("SIGKILL");
@@ -104,7 +106,7 @@ async function ready(url: string, child: ChildProcess): Promise<void> {
       await (await fetch(url)).arrayBuffer();
       return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
   throw new Error(`workerd did not answer on ${url} within ${READY_MS} ms: ${stderr.trim()}`);

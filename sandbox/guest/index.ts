@@ -1,6 +1,6 @@
 // The guest runtime: evaluated once in every isolate before user code. It installs the Web APIs
-// on the global scope, then exposes { setModule, dispatch, settle } to the host through a global
-// that the host reads and deletes before user code runs.
+// on the global scope, then exposes GuestRuntime (sandbox/protocol.ts) to the host through a
+// global that the host reads and deletes before user code runs.
 import type { DispatchResult, FetchDispatch, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { installWebApis } from "./web/index.ts";

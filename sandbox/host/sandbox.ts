@@ -20,7 +20,7 @@ export interface Inflight {
   /** When its wall-clock limit ends (performance.now() time). */
   deadline: number;
   /** Its id as a batch entry (see Sandbox.flush). */
-  dispatchId?: number;
+  dispatchId: number;
 }
 
 /** A fetch dispatch waiting to be sent, or sent in a batch and not answered yet. */
@@ -228,9 +228,7 @@ export class Sandbox {
    * runs them beside it. Fetches wait for the end of the event-loop turn to go in one batch.
    */
   private call(id: number, kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
-    if (kind !== "fetch") {
-      return this.track(this.runtime.dispatch.apply(undefined, [kind, JSON.stringify(info), arg, null], COPY_PROMISE)) as Promise<DispatchResult<unknown>>;
-    }
+    if (kind !== "fetch") return this.dispatchAlone(kind, JSON.stringify(info), arg, null) as Promise<DispatchResult<unknown>>;
     const { body, ...head } = arg as WireRequest;
     const entry: BatchEntry = [id, JSON.stringify(info), JSON.stringify(head), body];
     const answer = new Promise((resolve, reject) => this.waiting.set(id, { entry, resolve, reject }));
@@ -277,7 +275,12 @@ export class Sandbox {
     const waiting = this.waiting.get(entry[0]);
     if (!waiting) return;
     this.waiting.delete(entry[0]);
-    this.track(this.runtime.dispatch.apply(undefined, ["fetch", entry[1], entry[2], entry[3]], COPY_PROMISE)).then(waiting.resolve, waiting.reject);
+    this.dispatchAlone("fetch", entry[1], entry[2], entry[3]).then(waiting.resolve, waiting.reject);
+  }
+
+  /** One dispatch in a call of its own (GuestRuntime.dispatch). */
+  private dispatchAlone(kind: TriggerKind, info: string, arg: unknown, body: ArrayBuffer | null): Promise<unknown> {
+    return this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg, body], COPY_PROMISE));
   }
 
   /** Answers of batch entries (a probe's, or HostBindings.deliver's); ids this isolate did not send are ignored. */
@@ -337,7 +340,7 @@ export class Sandbox {
   abandon(runId: string): void {
     const entry = this.inflight.get(runId);
     this.inflight.delete(runId);
-    if (entry?.dispatchId !== undefined) this.waiting.delete(entry.dispatchId);
+    if (entry) this.waiting.delete(entry.dispatchId);
     // Abort listeners are guest code: tracked like any call, so the watchdog sees a runaway one.
     if (!this.isolate.isDisposed) this.track(this.runtime.abort.apply(undefined, [runId], COPY)).catch(() => {});
   }

@@ -1,6 +1,6 @@
 // isobox deploy <file>: bundle, read the manifest, PUT a new version.
 import { bundleFunction, functionName, readManifest } from "./bundle.ts";
-import type { ApiClient } from "./client.ts";
+import { tenantPath, type ApiClient } from "./client.ts";
 import { formatBytes, type Output } from "./output.ts";
 
 export interface DeployOptions {
@@ -25,7 +25,7 @@ export async function deployFile(client: ApiClient, out: Output, file: string, o
   const { manifest, path } = await readManifest(file, options.manifest);
   out.progress(`Deploying ${tenant}/${name} (${formatBytes(bundle.code.length)}${path ? `, manifest ${path}` : ""})…`);
   const deployed = await client.request<{ name: string; version: number; url: string }>(
-    "PUT", `/api/tenants/${encodeURIComponent(tenant)}/functions/${encodeURIComponent(name)}`,
+    "PUT", tenantPath(tenant, `/functions/${encodeURIComponent(name)}`),
     { code: bundle.code, manifest, sourceMap: bundle.sourceMap || undefined },
   );
   const result = { ...deployed, bytes: bundle.code.length };

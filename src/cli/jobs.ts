@@ -1,5 +1,5 @@
 // isobox jobs: list, show, enqueue (optionally waiting for the result), cancel, retry.
-import type { ApiClient } from "./client.ts";
+import { tenantPath, type ApiClient } from "./client.ts";
 import { CliError, type Output } from "./output.ts";
 
 interface Job {
@@ -14,8 +14,6 @@ interface Job {
   error?: { code: string; message: string; stack?: string };
   steps?: { name: string; kind: string; status: string; durationMs: number; attempt: number }[];
 }
-
-const path = (tenant: string, rest: string) => `/api/tenants/${encodeURIComponent(tenant)}${rest}`;
 
 function line(job: Job): string {
   const when = job.status === "queued" && job.runAt ? ` runs ${job.runAt}` : "";
@@ -38,13 +36,13 @@ export async function listJobs(client: ApiClient, out: Output, options: { tenant
   if (options.function) query.set("function", options.function);
   if (options.status) query.set("status", options.status);
   if (options.limit) query.set("limit", options.limit);
-  const page = await client.request<{ jobs: Job[]; counts: Record<string, number>; nextCursor: string | null }>("GET", path(tenant, `/jobs?${query}`));
+  const page = await client.request<{ jobs: Job[]; counts: Record<string, number>; nextCursor: string | null }>("GET", tenantPath(tenant, `/jobs?${query}`));
   const counts = Object.entries(page.counts).map(([status, n]) => `${n} ${status}`).join(", ");
   out.result(page, [...page.jobs.map(line), page.jobs.length ? "" : `No jobs in ${tenant}`, counts].filter((l, i, all) => l || i === all.length - 1).join("\n"));
 }
 
 export async function showJob(client: ApiClient, out: Output, id: string, options: { tenant?: string }): Promise<void> {
-  const job = await client.request<Job>("GET", path(options.tenant ?? "default", `/jobs/${encodeURIComponent(id)}`));
+  const job = await client.request<Job>("GET", tenantPath(options.tenant ?? "default", `/jobs/${encodeURIComponent(id)}`));
   out.result(job, details(job));
 }
 
@@ -60,7 +58,7 @@ export async function enqueueJob(client: ApiClient, out: Output, name: string, o
   }
   const delayMs = options.delay === undefined ? undefined : Number(options.delay);
   if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0)) throw new CliError("--delay: milliseconds, a whole number", 2);
-  const started = await client.request<{ id: string; status: string; created: boolean }>("POST", path(tenant, `/functions/${encodeURIComponent(name)}/jobs`), { payload, key: options.key, delayMs });
+  const started = await client.request<{ id: string; status: string; created: boolean }>("POST", tenantPath(tenant, `/functions/${encodeURIComponent(name)}/jobs`), { payload, key: options.key, delayMs });
   if (!options.wait) {
     out.result(started, `${started.created ? "Enqueued" : "Already enqueued (same key)"}: job ${started.id} (${started.status})`);
     return;
@@ -68,7 +66,7 @@ export async function enqueueJob(client: ApiClient, out: Output, name: string, o
   out.progress(`Job ${started.id} ${started.status}`);
   let last = "";
   for (;;) {
-    const job = await client.request<Job>("GET", path(tenant, `/jobs/${started.id}`));
+    const job = await client.request<Job>("GET", tenantPath(tenant, `/jobs/${started.id}`));
     const now = `${job.status} attempt ${job.attempts}/${job.maxAttempts}, ${job.steps?.length ?? 0} steps`;
     if (now !== last) out.progress(`  ${now}`);
     last = now;
@@ -82,6 +80,6 @@ export async function enqueueJob(client: ApiClient, out: Output, name: string, o
 }
 
 export async function changeJob(client: ApiClient, out: Output, action: "cancel" | "retry", id: string, options: { tenant?: string }): Promise<void> {
-  const job = await client.request<Job>("POST", path(options.tenant ?? "default", `/jobs/${encodeURIComponent(id)}/${action}`), {});
+  const job = await client.request<Job>("POST", tenantPath(options.tenant ?? "default", `/jobs/${encodeURIComponent(id)}/${action}`), {});
   out.result(job, `${action === "cancel" ? "Cancelled" : "Queued again"}: ${line(job)}`);
 }

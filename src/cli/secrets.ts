@@ -1,6 +1,6 @@
 // isobox secrets set <NAME>: the value from --value, else from standard input (so it stays out of
 // shell history), never echoed.
-import type { ApiClient } from "./client.ts";
+import { tenantPath, type ApiClient } from "./client.ts";
 import { CliError, type Output } from "./output.ts";
 
 async function readStdin(): Promise<string> {
@@ -14,7 +14,7 @@ export async function setSecret(client: ApiClient, out: Output, name: string, op
   const tenant = options.tenant ?? "default";
   const value = options.value ?? (await readStdin());
   if (value === "") throw new CliError("The secret value is empty");
-  const result = await client.request<{ name: string; updatedAt: string }>("PUT", `/api/tenants/${encodeURIComponent(tenant)}/secrets/${encodeURIComponent(name)}`, { value });
+  const result = await client.request<{ name: string; updatedAt: string }>("PUT", tenantPath(tenant, `/secrets/${encodeURIComponent(name)}`), { value });
   out.result(result, `Set ${tenant}/${result.name}`);
 }
 
@@ -26,6 +26,6 @@ export async function rotateKey(client: ApiClient, out: Output): Promise<void> {
 
 export async function listSecrets(client: ApiClient, out: Output, options: { tenant?: string }): Promise<void> {
   const tenant = options.tenant ?? "default";
-  const { secrets } = await client.request<{ secrets: { name: string; updatedAt: string }[] }>("GET", `/api/tenants/${encodeURIComponent(tenant)}/secrets`);
+  const { secrets } = await client.request<{ secrets: { name: string; updatedAt: string }[] }>("GET", tenantPath(tenant, "/secrets"));
   out.result({ secrets }, secrets.length ? secrets.map((s) => `${s.name.padEnd(32)} ${s.updatedAt}`).join("\n") : `No secrets in ${tenant}`);
 }

@@ -133,16 +133,19 @@ export class Invoker {
     else if (make) hooks.service = (op, arg) => (service ??= make(fn, traceId))(op, arg);
     const info = { runId, traceId, tenant: fn.tenant, function: fn.name, env, job: options.job, tracing };
     const run = { id: runId, tenant: fn.tenant, function: fn.name, version: fn.version, trigger, startedAt, traceId, logs, steps, jobId: options.job?.id, attempt: options.job?.attempt };
+    // The spans end once the guest's last lines arrived: its ctx.setAttribute and ctx.span calls.
+    const endSpans = () => {
+      spans?.endAll();
+      span.end();
+    };
     try {
       const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks, { signal: options.signal, limits: options.limits });
       const durationMs = performance.now() - started;
       this.deps.limiter.chargeCpu(fn.tenant, result.cpuMs);
       const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
       span.setAttribute("isobox.cpu_ms", result.cpuMs);
-      // The span ends once the guest's last lines arrived: its ctx.setAttribute and ctx.span calls.
       const recorded = result.settled.then(async () => {
-        spans?.endAll();
-        span.end();
+        endSpans();
         if (trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
           this.deps.recorder.skip();
           return;
@@ -158,18 +161,17 @@ export class Invoker {
       this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
       const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
       const durationMs = performance.now() - started;
-      const recorded = stop?.why === "sleep" ? undefined
+      // A sleeping job's attempt is suspended, not failed.
+      const runError = stop?.why === "sleep" ? undefined
         : stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
-      if (recorded) span.setStatus({ code: SpanStatusCode.ERROR, message: `${recorded.code}: ${recorded.message}` });
+      if (runError) span.setStatus({ code: SpanStatusCode.ERROR, message: `${runError.code}: ${runError.message}` });
       // Recorded once the lines the guest logged before it threw have arrived; the caller does not wait.
       this.settle((async () => {
         const sandboxError = error instanceof SandboxError ? error : undefined;
         await sandboxError?.logged;
-        spans?.endAll();
-        span.end();
+        endSpans();
         const memoryBytes = await sandboxError?.memoryBytes();
-        if (recorded) this.deps.recorder.record({ ...run, status: "failed", durationMs, cpuMs, memoryBytes, error: recorded });
-        else this.deps.recorder.record({ ...run, status: "suspended", durationMs, cpuMs, memoryBytes });
+        this.deps.recorder.record({ ...run, status: runError ? "failed" : "suspended", durationMs, cpuMs, memoryBytes, ...(runError ? { error: runError } : {}) });
       })());
       throw failure;
     }

@@ -36,9 +36,10 @@ interface Running {
 }
 
 /**
- * Most jobs one claim takes. Claims run one at a time per node and cost ~6 ms + ~0.15 ms a row on
- * Postgres (the update writes every index of the row), so the batch sets the drain rate of no-op
- * jobs: 3,060 jobs/s at 50, 4,850 at 100, 5,800 at 200 (2 cores, Postgres on the same machine).
+ * Most jobs one claim takes. Claims run one at a time per node, and each costs a statement plus
+ * its rows (the update writes the row's index entries): a claim of 200 takes ~5 ms on Postgres
+ * alone, ~10 ms beside a draining node on the same 2 cores. No-op jobs drained at 3,060 jobs/s
+ * with claims of 50, 5,800 with 200 (before the statistics refresh, see refreshStatistics).
  * A node takes no more than its free slots, so a larger batch does not hoard work.
  */
 const MAX_BATCH = 200;
