@@ -14,6 +14,7 @@ import { sql } from "drizzle-orm";
 import { Pool } from "undici";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { sleep } from "./helpers/http.ts";
+import { parseExposition, valueOf } from "./helpers/prometheus.ts";
 
 const REQUESTS = 10_000;
 const CONCURRENCY = 64;
@@ -150,8 +151,10 @@ test("10,000 HTTP requests with jobs running: every answer as expected, every ru
     await sleep(200);
   }
   const caughtUpMs = performance.now() - started - burstMs;
-  // A short settle, so that a duplicate or stray run written just after the count was reached is seen too.
-  await sleep(500);
+  // Until nothing is left to write, so that a duplicate or stray run written after the count was reached is seen too.
+  for (let buffered = 1; buffered > 0; await sleep(50)) {
+    buffered = valueOf(parseExposition(await (await fetch(`${t.url}/metrics`)).text()), "isobox_runs_buffered") ?? 0;
+  }
   const runs = await db.rows<RunRow>(sql`
     select id, trigger, status, http_status, error->>'code' as code, error->>'message' as message, started_at, duration_ms, job_id, attempt, log_count
     from runs where tenant = ${tenant}`);

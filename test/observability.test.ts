@@ -91,10 +91,10 @@ async function runsUntil(query: string, check: (runs: any[]) => boolean): Promis
   let runs: any[] = [];
   for (let i = 0; i < 50; i++) {
     runs = (await t.api("GET", `/api/tenants/default/runs?${query}`)).body.runs;
-    if (check(runs)) break;
+    if (check(runs)) return runs;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return runs;
+  assert.fail(`runs?${query} never held what the test waits for: ${JSON.stringify(runs).slice(0, 500)}`);
 }
 
 test("structured log fields and the isolate's heap are stored with the run and shown by the CLI; secrets redacted", async () => {
@@ -136,6 +136,7 @@ test("runs filter by time range; a bad time is a 400 naming the field", async ()
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, new RegExp(latest.id));
   const none = await cli(["runs", "--function", "fields", "--until", at.toISOString()], env);
+  assert.equal(none.code, 0, none.stderr);
   assert.doesNotMatch(none.stdout, new RegExp(latest.id));
   // Pages of one run each walk the same list as one page (the failing job's two attempts; a
   // shared Postgres holds other suites' runs of this tenant too).
@@ -143,6 +144,7 @@ test("runs filter by time range; a bad time is a 400 naming the field", async ()
   assert.equal(all.length, 2);
   const walked: string[] = [];
   for (let cursor: string | null = null, pages = 0; pages === 0 || cursor; pages++) {
+    assert.ok(pages <= all.length, "the cursor keeps coming back");
     const page: any = (await t.api("GET", `/api/tenants/default/runs?function=agent&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)).body;
     walked.push(...page.runs.map((r: any) => r.id));
     cursor = page.nextCursor;
