@@ -65,7 +65,7 @@ async function heapPerIsolate(): Promise<{ used: number; committed: number }> {
   for (let i = 0; i < HEAP_SAMPLES; i++) {
     const sandbox = await Sandbox.boot(128, { warm: true });
     await sandbox.load(code(i), `file:///default/heap-${i}.js`, 1000);
-    const stats = await sandbox.isolate.getHeapStatistics();
+    const stats = await sandbox.heapStatistics();
     used.push(stats.used_heap_size + stats.externally_allocated_size);
     committed.push(stats.total_heap_size + stats.externally_allocated_size);
     sandbox.dispose();

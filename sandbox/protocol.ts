@@ -36,25 +36,52 @@ export interface WireError {
 export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
 
 /**
- * What a dispatch returns to the host; the guest never throws across the boundary. `settled`
- * says the invocation registered no ctx.waitUntil work, so the host need not call settle().
- * `lines`: how many lines the invocation logged so far (see sandbox/guest/log-count.ts).
+ * How a dispatch ended, as the guest reports it; the guest never throws across the boundary.
+ * `settled` says the invocation registered no ctx.waitUntil work, so it is over; `lines`: how many
+ * lines it sent (log lines and span operations, see sandbox/guest/run-lines.ts).
  */
 export type DispatchResult<T> = { ok: true; value: T; settled?: boolean; lines?: number } | { ok: false; error: WireError; lines?: number };
 
 export type TriggerKind = "fetch" | "job" | "scheduled";
 
-/** A fetch dispatch's outcome: the DispatchResult as JSON (a response's body left out), and that body. */
-export type FetchDispatch = [string, ArrayBuffer | null];
+/**
+ * A dispatch as it enters the isolate (GuestRuntime.dispatch): the host's id for its answer, the
+ * trigger, InvocationInfo as JSON, the argument as JSON (a fetch's WireRequest without its body;
+ * otherwise the payload) and a fetch's body. JSON text crosses isolated-vm as one flat string:
+ * half the host's time per call of a structured copy of the same objects.
+ */
+export type DispatchEntry = [id: number, kind: TriggerKind, info: string, arg: string, body: ArrayBuffer | null];
 
-/** A fetch dispatch of a batch (GuestRuntime.dispatchBatch): the host's id, then dispatch()'s info, arg and body. */
-export type BatchEntry = [id: number, info: string, head: string, body: ArrayBuffer | null];
+/**
+ * An answer the guest posts for an id the host gave it (a dispatch, a settle): a DispatchResult as
+ * JSON, and beside it a fetch response's body. A fetch's value is its WireResponse without the
+ * body; another handler's value is its return value as JSON; a settle's result is `{ok, lines}`.
+ */
+export type Answer = [json: string, body: ArrayBuffer | null];
+export type Delivery = [id: number, answer: Answer];
 
-/** A batch entry's answer: its id and its FetchDispatch. */
-export type Delivery = [id: number, answer: FetchDispatch];
+/**
+ * What GuestRuntime.probe returns after every call: the answers posted during the call, the ids
+ * of the dispatches the call did not start (a chain stops, see sandbox/guest/dispatch-chain.ts),
+ * and for each dispatch the call started, its id and the milliseconds it ran in this call, as
+ * flat pairs (the host splits the call's CPU time by them).
+ */
+export type Probe = [deliveries: Delivery[], rest: number[], walls: number[]];
 
-/** Answers one HostBindings.deliver call carries at most (the guest sends more in several). */
-export const MAX_DELIVERIES = 1000;
+/**
+ * A chain of dispatches in one call starts no new one after this long: the rest go in the next
+ * call, so the watchdog's budget for a call that runs several invocations stays this close to one
+ * invocation's own.
+ */
+export const CHAIN_SLICE_MS = 4;
+
+/**
+ * What one invocation may send the host, checked inside the guest before anything crosses: a log
+ * line is cut to `lineChars`; an invocation sends at most `lines` lines and `chars` characters of
+ * them (structured fields' text counted) and `traceOps` span operations. At the cap the guest
+ * sends one notice line and drops the rest of the invocation's lines.
+ */
+export const RUN_LINE_LIMITS = { lineChars: 16 * 1024, lines: 1000, chars: 1024 * 1024, traceOps: 1000 } as const;
 
 /** Per-invocation data the host passes with each dispatch. */
 export interface InvocationInfo {
@@ -142,8 +169,6 @@ export interface HostBindings {
   log(run: string, level: LogLevel, message: string, fields?: string): void;
   /** Guest spans and attributes (only called when InvocationInfo.tracing); never blocks the guest. */
   trace(run: string, op: TraceOp): void;
-  /** Answers of batch entries that finished after their batch's probe; never blocks the guest. */
-  deliver(answers: Delivery[]): void;
   /** Starts an asynchronous host operation; its outcome arrives through GuestRuntime.complete. */
   call(run: string, id: number, op: HostCallName, arg: unknown): void;
   /** Cryptographically strong random bytes (n <= 65536). */
@@ -154,30 +179,32 @@ export interface HostBindings {
   hmac(hash: string, key: ArrayBuffer, data: ArrayBuffer): ArrayBuffer;
 }
 
-/** What the guest runtime exposes to the host (the host holds References; the guest never does). */
+/**
+ * What the guest runtime exposes to the host (the host holds References; the guest never does).
+ * Every call returns at once and its work, microtasks included, ends before isolated-vm hands the
+ * call back; the host follows each call with probe(), which returns what the call produced. So
+ * the host has one call in flight per isolate and knows what each one cost (sandbox/host/call-queue.ts).
+ */
 export interface GuestRuntime {
   /** Takes the user module's namespace; returns the handler names found. */
   setModule(namespace: object): DispatchResult<string[]>;
   /**
-   * Runs a handler. `info` is InvocationInfo as JSON; for "fetch", `arg` is the WireRequest without
-   * its body as JSON and `body` the body, and the result is the DispatchResult as JSON (its
-   * response without the body) beside the response body; otherwise `arg` is the payload and the
-   * result the DispatchResult. JSON text crosses isolated-vm as one flat string: half the host's
-   * time per call of a structured copy of the same objects (measured, see sandbox/host/sandbox.ts).
+   * Runs the dispatches behind those waiting from earlier calls, one after another
+   * (sandbox/guest/dispatch-chain.ts); each posts its Answer. An empty list resumes the waiting ones.
    */
-  dispatch(kind: TriggerKind, info: string, arg: unknown, body: ArrayBuffer | null): Promise<DispatchResult<unknown> | FetchDispatch>;
-  /** Runs fetch dispatches one after another in this call (see sandbox/guest/batch.ts); returns at once. */
-  dispatchBatch(entries: BatchEntry[]): void;
-  /** Ends the batch: its answers so far, and the ids of the entries that did not start. */
-  probe(): [Delivery[], number[]];
-  /** Resolves once the invocation's ctx.waitUntil promises settle, with the lines it logged in all. */
-  settle(runId: string): Promise<number>;
-  /** The host gave up on the invocation: abort its signal, forget it. */
-  abort(runId: string): void;
+  dispatch(entries: DispatchEntry[]): void;
+  /** Runs one dispatch alone, leaving those waiting for a dispatch() call. */
+  dispatchAlone(entry: DispatchEntry): void;
+  /** After every call: what it produced (see Probe). */
+  probe(): Probe;
+  /** Posts `{ok, lines}` for `id` once the invocation's ctx.waitUntil promises settle, and forgets it. */
+  settle(id: number, runId: string): void;
+  /** The host gave up on the invocation (its dispatch `id`): abort its signal, forget it, never start it. */
+  abort(runId: string, id: number): void;
   /** Answers a HostBindings.call. */
   complete(id: number, result: DispatchResult<unknown>): void;
   /** Runs the request path once, so that a later cold start finds it loaded and compiled. */
-  warmUp(): Promise<void>;
+  warmUp(): void;
 }
 
 /** Global names used only during boot. */

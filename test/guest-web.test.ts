@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { build } from "esbuild";
 import { Sandbox } from "../sandbox/host/sandbox.ts";
-import type { InvocationHooks } from "../sandbox/host/bindings.ts";
+import type { InvocationHooks } from "../sandbox/host/host-work.ts";
+import { dispatch } from "./helpers/sandbox.ts";
 import type { LogLevel, WireRequest, WireResponse } from "../sandbox/protocol.ts";
 
 const INFO = { runId: "r1", traceId: "t", tenant: "default", function: "f", env: {} };
@@ -27,7 +28,7 @@ async function runJob(body: string, options: RunOptions = {}): Promise<{ value: 
     await sandbox.load(`export default { async job(payload, env, ctx) {\n${body}\n} }`, "file:///t.js", 1000);
     const logs: Log[] = [];
     const hooks: InvocationHooks = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: options.fetch ?? noNetwork };
-    const { value } = await sandbox.dispatch("job", INFO, options.payload ?? null, hooks);
+    const { value } = await dispatch(sandbox, "job", INFO, options.payload ?? null, hooks);
     return { value, logs };
   } finally {
     sandbox.dispose();
@@ -418,8 +419,8 @@ test("timer callbacks run attributed to the invocation that created them", async
     const logsB: string[] = [];
     const hooks = (logs: string[]): InvocationHooks => ({ log: (_level, message) => logs.push(message), fetch: noNetwork });
     const [{ value: a }, { value: b }] = await Promise.all([
-      sandbox.dispatch("job", { ...INFO, runId: "a" }, { name: "A", wait: 15 }, hooks(logsA)),
-      sandbox.dispatch("job", { ...INFO, runId: "b" }, { name: "B", wait: 1 }, hooks(logsB)),
+      dispatch(sandbox, "job", { ...INFO, runId: "a" }, { name: "A", wait: 15 }, hooks(logsA)),
+      dispatch(sandbox, "job", { ...INFO, runId: "b" }, { name: "B", wait: 1 }, hooks(logsB)),
     ]);
     assert.deepEqual([a, b], ["A", "B"]);
     assert.deepEqual(logsA, ["done A", "late A"]);
@@ -974,7 +975,7 @@ test("fetch handlers receive a Request and answer with a WireResponse", async ()
       }), { status: 200, headers: { "x-echo": "1", "set-cookie": "s=1" } });
     } }`, "file:///t.js", 1000);
     const hooks: InvocationHooks = { log: () => {}, fetch: noNetwork };
-    const response = (await sandbox.dispatch("fetch", INFO, {
+    const response = (await dispatch(sandbox, "fetch", INFO, {
       method: "POST", url: "https://fn.example/path?q=1", headers: ["content-type", "application/json", "user-agent", "test"], body: encode('{"n":1}'),
     }, hooks)).value as WireResponse;
     assert.equal(response.status, 200);
@@ -982,7 +983,7 @@ test("fetch handlers receive a Request and answer with a WireResponse", async ()
     assert.deepEqual(JSON.parse(decode(response.body)!), {
       method: "POST", url: "https://fn.example/path?q=1", agent: "test", body: { n: 1 }, signal: true, used: true,
     });
-    const head = (await sandbox.dispatch("fetch", { ...INFO, runId: "r2" }, { method: "GET", url: "https://fn.example/", headers: [], body: null }, hooks)).value as WireResponse;
+    const head = (await dispatch(sandbox, "fetch", { ...INFO, runId: "r2" }, { method: "GET", url: "https://fn.example/", headers: [], body: null }, hooks)).value as WireResponse;
     assert.equal(JSON.parse(decode(head.body)!).body, null);
   } finally {
     sandbox.dispose();
@@ -1083,7 +1084,7 @@ test("a Hono app bundled into the guest answers exactly like the same app in Nod
       const expectedBody = await expected.text();
 
       const headerPairs = Object.entries(item.headers ?? {}).flat();
-      const actual = (await sandbox.dispatch("fetch", { ...INFO, runId: `hono-${run++}` }, {
+      const actual = (await dispatch(sandbox, "fetch", { ...INFO, runId: `hono-${run++}` }, {
         method: item.method, url: `http://localhost${item.path}`, headers: headerPairs, body: item.body === undefined ? null : encode(item.body),
       }, hooks)).value as WireResponse;
 
@@ -1102,7 +1103,7 @@ test("an idle isolate stays small: URL and streams load on first use", async () 
   (await Sandbox.boot(64)).dispose(); // builds the runtime bundle and its code cache
   const sandbox = await Sandbox.boot(64);
   try {
-    const idle = sandbox.isolate.getHeapStatisticsSync().used_heap_size;
+    const idle = (await sandbox.heapStatistics()).used_heap_size;
     assert.ok(idle < 2 * 1024 * 1024, `idle heap ${idle} bytes`);
     // The runtime loads both itself first (a Request parses its URL, a body makes a stream);
     // the globals must then still be the real classes.
@@ -1111,9 +1112,9 @@ test("an idle isolate stays small: URL and streams load on first use", async () 
       const stream = new Response("x").body;
       return [new URL(request.url).pathname, stream instanceof ReadableStream, URL.name, typeof TransformStream];
     } }`, "file:///t.js", 1000);
-    const { value } = await sandbox.dispatch("job", INFO, null, { log: () => {}, fetch: noNetwork });
+    const { value } = await dispatch(sandbox, "job", INFO, null, { log: () => {}, fetch: noNetwork });
     assert.deepEqual(value, ["/c", true, "URL", "function"]);
-    const loaded = sandbox.isolate.getHeapStatisticsSync().used_heap_size;
+    const loaded = (await sandbox.heapStatistics()).used_heap_size;
     assert.ok(loaded > idle, `heap after loading URL and streams: ${loaded} > ${idle}`);
   } finally {
     sandbox.dispose();

@@ -2,7 +2,7 @@
 // invocation in flight, and keeps the version that serves.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { InvocationHooks } from "../sandbox/host/bindings.ts";
+import type { InvocationHooks } from "../sandbox/host/host-work.ts";
 import { IsolatePool, type FunctionImage } from "../sandbox/host/pool.ts";
 
 const hooks: InvocationHooks = { log: () => {}, fetch: async () => { throw new TypeError("no network here"); } };
@@ -13,8 +13,10 @@ function image(version: number): FunctionImage {
   return { key: `t/slow@${version}`, code: SLOW, filename: "file:///t/slow.js", limits };
 }
 
-function invoke(pool: IsolatePool, version: number, ms: number, run: string) {
-  return pool.invoke(image(version), "job", { runId: run, traceId: "t", tenant: "t", function: "slow", env: {} }, ms, hooks);
+async function invoke(pool: IsolatePool, version: number, ms: number, run: string): Promise<{ value: unknown }> {
+  const outcome = await pool.invoke(image(version), "job", { runId: run, traceId: "t", tenant: "t", function: "slow", env: {} }, ms, hooks);
+  if (!outcome.ok) throw new Error(`${outcome.failure.code}: ${outcome.failure.message}`);
+  return outcome;
 }
 
 test("retiring a function's isolates lets in-flight invocations finish and keeps the serving version", async () => {

@@ -33,7 +33,7 @@ export function cancelHostCall(id: number): void {
   call!(entry.run, nextId++, "cancel", id);
 }
 
-/** Forgets the calls of an invocation the host abandoned. */
+/** Forgets the calls of an invocation that ended: the host answers none of them. */
 export function forgetRun(run: string): void {
   for (const [id, entry] of parked) if (entry.run === run) parked.delete(id);
 }

@@ -1,7 +1,7 @@
 // The guest runtime: evaluated once in every isolate before user code. It installs the Web APIs
 // on the global scope, then exposes GuestRuntime (sandbox/protocol.ts) to the host through a
 // global that the host reads and deletes before user code runs.
-import type { DispatchResult, FetchDispatch, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { Answer, DispatchEntry, DispatchResult, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { installWebApis } from "./web/index.ts";
 import { enterRun } from "./current-run.ts";
@@ -9,8 +9,9 @@ import { complete, forgetRun, useHostCalls } from "./host-call.ts";
 import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
 import { useTraceBinding } from "./spans.ts";
-import { forgetLines, startLines } from "./log-count.ts";
-import { dispatchBatch, probe, useBatches, type Answered } from "./batch.ts";
+import { endLines, startLines } from "./run-lines.ts";
+import { dispatch, dispatchAlone, dropWaiting, post, probe, useChain, type Answered } from "./dispatch-chain.ts";
+import { clearRunTimers } from "./web/timers.ts";
 import { Response } from "./web/response.ts";
 import { AbortController } from "./web/abort.ts";
 import { TextEncoder } from "./web/encoding.ts";
@@ -24,7 +25,7 @@ delete g[BOOT_BINDINGS_GLOBAL];
 
 useHostCalls(bindings);
 useTraceBinding(bindings);
-useBatches(bindings, dispatchFetch);
+useChain(runEntry);
 installWebApis(bindings);
 
 type Handlers = { fetch?: Function; job?: Function; scheduled?: Function };
@@ -67,23 +68,32 @@ function setModule(namespace: Record<string, unknown>): DispatchResult<string[]>
   return { ok: true, value: Object.keys(found) };
 }
 
-/** The host's side of a dispatch (see GuestRuntime.dispatch): JSON in and out for fetch. */
-async function dispatchWire(kind: TriggerKind, infoJson: string, arg: unknown, body: ArrayBuffer | null): Promise<DispatchResult<unknown> | FetchDispatch> {
-  if (kind !== "fetch") return dispatch(kind, parse(infoJson) as InvocationInfo, arg);
-  return (await dispatchFetch(infoJson, arg as string, body)).answer;
-}
-
-/** A fetch dispatch: the request's head as JSON beside its body, the same for the answer. */
-async function dispatchFetch(infoJson: string, headJson: string, body: ArrayBuffer | null): Promise<Answered> {
-  const request = parse(headJson) as WireRequest;
-  request.body = body;
-  const result = await dispatch("fetch", parse(infoJson) as InvocationInfo, request);
+/** One dispatch of a chain: its argument read from JSON, its answer written as JSON. */
+async function runEntry(entry: DispatchEntry): Promise<Answered> {
+  const kind = entry[1];
+  const info = parse(entry[2]) as InvocationInfo;
+  const arg = parse(entry[3]) as unknown;
+  if (kind === "fetch") (arg as WireRequest).body = entry[4];
+  const result = await invoke(kind, info, arg);
   if (!result.ok) return { answer: [stringify(result), null], over: true };
-  const { body: responseBody, ...head } = result.value as WireResponse;
-  return { answer: [stringify({ ...result, value: head }), responseBody], over: result.settled === true };
+  const over = result.settled === true;
+  if (kind === "fetch") {
+    const { body, ...head } = result.value as WireResponse;
+    return { answer: [stringify({ ...result, value: head }), body], over };
+  }
+  return { answer: [resultJson(kind, result), null], over };
 }
 
-async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
+/** A job or schedule handler's result as JSON: what the host stores, so a value JSON cannot hold fails here. */
+function resultJson(kind: TriggerKind, result: DispatchResult<unknown> & { ok: true }): string {
+  try {
+    return stringify(result);
+  } catch (error) {
+    return stringify({ ok: false, error: { name: "TypeError", message: `The ${kind} handler's result is not JSON-serialisable: ${safeString((error as Error)?.message)}` }, lines: result.lines });
+  }
+}
+
+async function invoke(kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
   const handler = handlers[kind];
   if (!handler) {
     return { ok: false, error: { name: "TypeError", code: "ERR_NO_HANDLER", message: `The function has no ${kind} handler` } };
@@ -104,54 +114,69 @@ async function dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown): 
     const wire: WireResponse = await fromResponse(value);
     return finished(info.runId, wire);
   } catch (error) {
-    // A failed invocation is over for the host: its waitUntil work runs on unobserved.
-    pending.delete(info.runId);
-    return { ok: false, error: wireError(error), lines: forgetLines(info.runId) };
+    return { ok: false, error: wireError(error), lines: end(info.runId) };
   }
 }
 
-/** A successful result; without waitUntil work the invocation is forgotten at once. */
+/**
+ * The invocation is over: its count of lines is returned, and its waitUntil work, timers and
+ * host calls end with it (nothing of it runs after it ended).
+ */
+function end(runId: string): number {
+  pending.delete(runId);
+  clearRunTimers(runId);
+  forgetRun(runId);
+  return endLines(runId);
+}
+
+/** A successful result; without waitUntil work the invocation ends at once. */
 function finished(runId: string, value: unknown): DispatchResult<unknown> {
   const state = pending.get(runId);
   // With waitUntil work the host learns the count from settle().
   if (state && state.waitUntil.length > 0) return { ok: true, value };
-  pending.delete(runId);
-  return { ok: true, value, settled: true, lines: forgetLines(runId) };
+  return { ok: true, value, settled: true, lines: end(runId) };
 }
 
-/** Resolves once every ctx.waitUntil promise of the invocation has settled; forgets it. */
-async function settle(runId: string): Promise<number> {
+/** Posts once every ctx.waitUntil promise of the invocation has settled (those it adds meanwhile too). */
+function settle(id: number, runId: string): void {
   const state = pending.get(runId);
-  if (!state) return forgetLines(runId);
-  try {
-    await Promise.allSettled(state.waitUntil);
-  } finally {
-    pending.delete(runId);
-  }
-  return forgetLines(runId);
+  const done = () => post(id, settledAnswer(end(runId)));
+  if (!state) return done();
+  const wait = async () => {
+    for (let seen = -1; seen !== state.waitUntil.length;) {
+      seen = state.waitUntil.length;
+      await Promise.allSettled(state.waitUntil);
+    }
+  };
+  void wait().then(done);
 }
 
-/** The host gave up on the invocation (wall-clock limit, a step.sleep, a cancel): abort its signal and forget it. */
-function abort(runId: string): void {
+function settledAnswer(lines: number): Answer {
+  return [stringify({ ok: true, value: null, lines }), null];
+}
+
+/**
+ * The host gave up on the invocation (wall-clock limit, a step.sleep, a cancel): abort its signal
+ * and end it; if its dispatch `id` has not started, it never will.
+ */
+function abort(runId: string, id: number): void {
+  dropWaiting((entry) => entry[0] === id);
   const state = pending.get(runId);
-  pending.delete(runId);
-  forgetLines(runId);
-  // Its host calls will never be answered; dropping them lets their promises be collected.
-  forgetRun(runId);
+  end(runId);
   state?.abort.abort(new DOMException("The invocation exceeded its wall-clock limit", "TimeoutError"));
 }
 
 /**
  * A first request costs a few ms in a fresh isolate compiling the runtime's request path; spare
- * isolates pay it here, before any user code. URL (core-js, ~400 KB of heap, see web/url.ts)
- * is not loaded by it: a request from the host keeps its serialized URL (requestFromHost).
+ * isolates pay it here, before any user code, within the call (it awaits nothing of the host).
+ * URL (core-js, ~400 KB of heap, see web/url.ts) is not loaded by it: a request from the host
+ * keeps its serialized URL (requestFromHost).
  */
-async function warmUp(): Promise<void> {
+function warmUp(): void {
   const body = new TextEncoder().encode("{}").buffer as ArrayBuffer;
   const request = toRequest({ method: "POST", url: "http://warm.up/path?q=1", headers: ["content-type", "application/json"], body }, new AbortController().signal);
-  await request.json();
-  await fromResponse(Response.json({ ok: true }));
+  void request.json().then(() => fromResponse(Response.json({ ok: true })));
 }
 
-const runtime: GuestRuntime = { setModule, dispatch: dispatchWire, dispatchBatch, probe, settle, abort, complete, warmUp };
+const runtime: GuestRuntime = { setModule, dispatch, dispatchAlone, probe, settle, abort, complete, warmUp };
 g[BOOT_RUNTIME_GLOBAL] = runtime;

@@ -2,7 +2,7 @@
 // invocation's trace. The host makes the OpenTelemetry spans (the guest holds no tracer); with
 // tracing off nothing crosses the boundary, so the calls cost a function call each.
 import { TRACE_LIMITS, type AttributeValue, type HostBindings, type InvocationInfo, type TraceOp } from "../protocol.ts";
-import { countLine } from "./log-count.ts";
+import { admitTraceOp } from "./run-lines.ts";
 
 export interface GuestSpan {
   setAttribute(key: string, value: AttributeValue): GuestSpan;
@@ -45,10 +45,9 @@ function checkAttributes(attributes: unknown): Record<string, AttributeValue> {
 export function createTracing(info: InvocationInfo): Pick<GuestSpan, "span"> & { setAttribute(key: string, value: AttributeValue): void } {
   let nextId = 1;
   const emit = (op: TraceOp) => {
-    if (!info.tracing) return;
+    if (!info.tracing || !admitTraceOp(info.runId)) return;
     try {
       send(info.runId, op);
-      countLine(info.runId);
     } catch {
       // Tracing never fails user code.
     }

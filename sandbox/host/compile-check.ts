@@ -1,7 +1,7 @@
 // Deploy-time check of a module: it must parse and import nothing. Runs no user code.
 import ivm from "isolated-vm";
 import { SandboxError } from "./limits.ts";
-import { compileModule } from "./sandbox.ts";
+import { compileModule } from "./guest-isolate.ts";
 
 export interface CompileProblem {
   message: string;

@@ -1,4 +1,4 @@
-// The limits an invocation runs under, and the errors that name a breach.
+// The limits an invocation runs under, and how a failure is told.
 
 export interface Limits {
   /** V8 heap (plus external buffers) of the isolate, in MB; isolated-vm's minimum is 8. */
@@ -17,26 +17,30 @@ export type LimitCode = "ERR_CPU_LIMIT" | "ERR_MEMORY_LIMIT" | "ERR_WALL_TIMEOUT
 /** Codes the sandbox answers with; the embedder maps them to its own errors and statuses. */
 export type SandboxErrorCode = LimitCode | "ERR_COMPILE" | "ERR_FUNCTION_THREW" | "ERR_NO_HANDLER" | "ERR_ISOLATE_DISPOSED" | "ERR_ABORTED";
 
+/** Why an invocation failed, as data. */
+export interface SandboxFailure {
+  code: SandboxErrorCode;
+  message: string;
+  /** The guest's own stack, when the guest threw. */
+  guestStack?: string;
+  /** What the guest threw: its error's name, and a RetryAfterError's wait. */
+  guest?: { name: string; retryAfterMs?: number };
+}
+
+/** A function that cannot be loaded (it does not compile, its top level throws or passes a limit). */
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;
   /** The guest's own stack, when the guest threw. */
   readonly guestStack?: string;
-  /** What the guest threw: its error's name, and a RetryAfterError's wait. */
-  readonly guest?: { name: string; retryAfterMs?: number };
-  /** CPU charged to the failed invocation (set by the pool). */
-  cpuMs = 0;
-  /** Lines the guest logged before it threw (see Sandbox.release). */
-  lines?: number;
-  /** Resolves once those lines reached the host (set by the pool). */
-  logged: Promise<void> = Promise.resolve();
-  /** The isolate's heap after the failure (set by the pool; the limit for a memory kill). */
-  memoryBytes: () => Promise<number | undefined> = async () => undefined;
-  constructor(code: SandboxErrorCode, message: string, guestStack?: string, guest?: { name: string; retryAfterMs?: number }) {
+  constructor(code: SandboxErrorCode, message: string, guestStack?: string) {
     super(message);
     this.name = "SandboxError";
     this.code = code;
     this.guestStack = guestStack;
-    this.guest = guest;
+  }
+
+  toFailure(): SandboxFailure {
+    return { code: this.code, message: this.message, guestStack: this.guestStack };
   }
 }
 

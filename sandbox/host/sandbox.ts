@@ -1,505 +1,348 @@
-// One isolate with the guest runtime booted and, once loaded, one function's module.
-import ivm from "isolated-vm";
-import type { BatchEntry, Delivery, DispatchResult, FetchDispatch, InvocationInfo, TriggerKind, WireRequest, WireResponse } from "../protocol.ts";
-import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
-import { checkWireError, checkWireResponse, createBindings, type InvocationHooks } from "./bindings.ts";
-import { SandboxError, type LimitCode } from "./limits.ts";
-import { guestRuntimeSource } from "./runtime-bundle.ts";
+// One isolate serving one function: its invocations, from dispatch to the end of their ctx.waitUntil
+// work, with their host calls, lines and CPU. The parts: the isolate's life (guest-isolate.ts),
+// one call at a time (call-queue.ts), CPU per invocation (cpu-meter.ts), dispatches gathered into
+// calls (dispatch-batcher.ts), late lines (line-ledger.ts) and the invocations' host work (host-work.ts).
+import type { DispatchEntry, DispatchResult, InvocationInfo, Probe, TriggerKind, WireRequest, WireResponse } from "../protocol.ts";
+import { CallQueue, type IsolateCall } from "./call-queue.ts";
+import { CpuMeter } from "./cpu-meter.ts";
+import { DispatchBatcher } from "./dispatch-batcher.ts";
+import { GuestIsolate, isAllocationFailure } from "./guest-isolate.ts";
+import { HostWork, type InvocationHooks } from "./host-work.ts";
+import type { LimitCode, SandboxFailure } from "./limits.ts";
+import { LineLedger } from "./line-ledger.ts";
+import { checkWireError, checkWireResponse } from "./wire-checks.ts";
 
-/** Code cache of the guest runtime, shared by every isolate of the process. */
-let runtimeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+/** The first answer of an invocation: its value, or why it failed. */
+export type Answered = { ok: true; value: unknown } | { ok: false; failure: SandboxFailure };
 
-/** One invocation in flight: its hooks and the CPU time charged to it. */
-export interface Inflight {
-  hooks: InvocationHooks;
-  cpuNs: number;
-  /** Lines (log lines, span operations) that reached the host so far. */
-  lines: number;
-  /** This invocation's CPU limit when it is not the image's (a job attempt). */
-  cpuLimitNs?: number;
+/** How an invocation ended, once its waitUntil work is done and its lines arrived. */
+export interface RunEnd {
+  /** CPU time it was charged in all, its waitUntil work included. */
+  cpuMs: number;
+  /** Set when it failed, with its answer or after it (waitUntil work stopped at a limit). */
+  failure?: SandboxFailure;
+}
+
+export interface Dispatched {
+  answer: Promise<Answered>;
+  done: Promise<RunEnd>;
+}
+
+export interface DispatchLimits {
+  /** CPU time the invocation may use. */
+  cpuLimitNs: number;
   /** When its wall-clock limit ends (performance.now() time). */
   deadline: number;
-  /** Its id as a batch entry (see Sandbox.flush). */
-  dispatchId: number;
 }
 
-/** A fetch dispatch waiting to be sent, or sent in a batch and not answered yet. */
-interface Waiting {
-  entry: BatchEntry;
-  resolve(answer: unknown): void;
-  reject(error: unknown): void;
+interface Run {
+  runId: string;
+  /** Its dispatch's id. */
+  id: number;
+  kind: TriggerKind;
+  hooks: InvocationHooks;
+  deadline: number;
+  /** Resolves the first answer while it is awaited. */
+  answer?: (answered: Answered) => void;
+  end: (ended: RunEnd) => void;
 }
 
-/**
- * After a batch stopped at an entry that awaited the host, this function's requests go one call
- * each for this long: its handlers do (fetch, timers), and a batch would only add the probe.
- */
-const SOLO_AFTER_STALL_MS = 1000;
+/** The background budget until a function is loaded (only the runtime's own calls run before). */
+const DEFAULT_BACKGROUND_CPU_MS = 1000;
 
-/** An invocation the host is done with whose last log lines are still on their way. */
-interface Late {
-  entry: Inflight;
-  expected: number;
-  done(): void;
-}
-
-/**
- * How long a finished invocation waits for log lines the guest wrote before its result: they
- * normally arrive within a millisecond; this bounds a line that never comes (a failed callback).
- */
-const LATE_LINES_MS = 1000;
-const HEAP_SAMPLE_MS = 100;
-
-type RuntimeRefs = Record<"setModule" | "dispatch" | "dispatchBatch" | "probe" | "settle" | "abort" | "complete" | "warmUp", ivm.Reference<Function>>;
-
-const COPY_ARGUMENTS = { arguments: { copy: true } } as const;
-const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
-const COPY_PROMISE = { arguments: { copy: true }, result: { copy: true, promise: true } } as const;
+/** What an id the guest answers stands for: a dispatch, or the settle of an invocation. */
+type Awaited = { run: Run; settle: boolean };
 
 export class Sandbox {
-  readonly isolate: ivm.Isolate;
-  readonly memoryMb: number;
-  readonly inflight = new Map<string, Inflight>();
-  private readonly late = new Map<string, Late>();
-  /** The last heap reading (see heapBytes). */
-  private heap: { at: number; bytes: Promise<number | undefined> } | undefined;
-  /** Set when the host killed the isolate for a limit; explains failures of calls in flight. */
+  private readonly guest: GuestIsolate;
+  private readonly meter: CpuMeter;
+  private readonly queue: CallQueue;
+  private readonly batcher: DispatchBatcher;
+  private readonly ledger = new LineLedger();
+  private readonly work: HostWork;
+  private readonly runs = new Map<string, Run>();
+  private readonly awaited = new Map<number, Awaited>();
+  private nextId = 1;
+  private readonly counts = { calls: 0, dispatched: 0 };
+  /** Set when the host killed the isolate for a limit; explains the failure of what was in flight. */
   killedFor: LimitCode | undefined;
-  /** CPU time (ns) at the watchdog's last look. */
-  lastCpuNs = 0;
-  /** Wall time (ns) the isolate's thread was held, at the watchdog's last look. */
-  lastWallNs = 0;
-  /**
-   * Calls into the isolate not yet settled. Guest code runs only inside one of them (a timer's
-   * callback too: it runs in the call that completes the host's sleep), so with none pending the
-   * isolate is idle and the watchdog need not look at it.
-   */
-  calls = 0;
-  /** CPU (ns) used with no invocation in flight since the watchdog last saw the isolate idle. */
-  backgroundNs = 0;
-  private context!: ivm.Context;
-  private runtime!: RuntimeRefs;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly cancellers = new Map<number, AbortController>();
-  /** True once the host disposed the isolate (a limit, eviction, close) rather than isolated-vm. */
-  private disposedByHost = false;
-  /**
-   * Rejects when the isolate is disposed. isolated-vm leaves a call that awaits a guest promise
-   * pending for ever when the isolate goes away, so every call races this.
-   */
-  private readonly gone: Promise<never>;
-  private markGone!: (error: Error) => void;
-  /** isolated-vm's own promises of the calls not yet handed back (see drained()). */
-  private readonly raw = new Set<Promise<unknown>>();
-  private readonly disposeListeners: Array<() => void> = [];
-  /** Fetch dispatches of this event-loop turn, sent together once it ends (see flush). */
-  private queued: BatchEntry[] = [];
-  private readonly waiting = new Map<number, Waiting>();
-  private nextDispatchId = 1;
-  /** Until when (performance.now()) fetch dispatches go one call each (see SOLO_AFTER_STALL_MS). */
-  private soloUntil = 0;
 
-  private constructor(memoryMb: number) {
-    this.gone = new Promise<never>((_, reject) => { this.markGone = reject; });
-    this.gone.catch(() => {});
-    this.memoryMb = memoryMb;
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+  private constructor(guest: GuestIsolate) {
+    this.guest = guest;
+    this.meter = new CpuMeter(guest, DEFAULT_BACKGROUND_CPU_MS * 1e6);
+    this.queue = new CallQueue(this.meter);
+    this.work = new HostWork({
+      hooks: (run) => this.runs.get(run)?.hooks,
+      complete: (run, id, result) => {
+        if (this.runs.has(run)) this.queue.push(this.single(run, "complete", [id, result]));
+      },
+    });
+    this.batcher = new DispatchBatcher(this.queue, {
+      waiting: (id) => this.awaited.has(id),
+      chain: (entries) => this.send("dispatch", [entries], entries.length),
+      alone: (entry) => this.send("dispatchAlone", [entry], 1),
+      received: (probe, failure, entries) => this.received(probe, failure, entries),
+    });
+    guest.onDispose(() => this.teardown());
   }
 
-  /**
-   * A fresh isolate with the guest runtime evaluated and no user code; `warm` also runs the
-   * request path once (a spare's cold start then skips ~5 ms, for ~0.5 MB more heap that any
-   * isolate serving HTTP ends up with anyway).
-   */
+  /** A booted isolate, not yet loaded; `backgroundCpuMs` bounds a call that serves no invocation. */
   static async boot(memoryMb: number, options: { warm?: boolean } = {}): Promise<Sandbox> {
-    const sandbox = new Sandbox(memoryMb);
-    try {
-      await sandbox.bootRuntime();
-      if (options.warm) await sandbox.track(sandbox.runtime.warmUp.apply(undefined, [], { result: { promise: true } }));
-    } catch (error) {
-      sandbox.dispose();
-      throw error;
-    }
+    let sandbox: Sandbox | undefined;
+    const guest = await GuestIsolate.boot(memoryMb, {
+      log: (run, level, message, fields) => sandbox?.ledger.line(run, (hooks) => hooks.log(level, message, fields)),
+      trace: (run, op) => sandbox?.ledger.line(run, (hooks) => op && hooks.trace?.(op)),
+      call: (run, id, op, arg) => sandbox?.work.start(run, id, op, arg),
+    }, options);
+    sandbox = new Sandbox(guest);
     return sandbox;
   }
 
-  private async bootRuntime(): Promise<void> {
-    const source = await guestRuntimeSource();
-    this.context = await this.isolate.createContext();
-    const global = this.context.global;
-    await global.set("globalThis", global.derefInto());
-    const bindings = createBindings({
-      hooks: (run) => this.inflight.get(run)?.hooks,
-      log: (run, level, message, fields) => this.arrived(run, (hooks) => hooks.log(level, message, fields)),
-      trace: (run, op) => this.arrived(run, (hooks) => op && hooks.trace?.(op)),
-      complete: (id, result) => this.complete(id, result),
-      deliver: (answers) => this.take(answers),
-      timer: (ms, done) => this.timer(ms, done),
-      cancellers: this.cancellers,
-    });
-    await global.set(BOOT_BINDINGS_GLOBAL, bindings, { copy: true });
-    const script = await this.isolate.compileScript(source, {
-      filename: "isobox:runtime",
-      cachedData: runtimeCache,
-      produceCachedData: runtimeCache === undefined,
-    });
-    const produced = (script as ivm.Script & ivm.CachedDataResult).cachedData;
-    if (produced) runtimeCache = produced;
-    await script.run(this.context);
-    const runtime = (await global.get(BOOT_RUNTIME_GLOBAL, { reference: true })) as ivm.Reference<Record<string, Function>>;
-    await global.delete(BOOT_RUNTIME_GLOBAL);
-    const get = async (name: keyof RuntimeRefs) => (await runtime.get(name, { reference: true })) as ivm.Reference<Function>;
-    this.runtime = {
-      setModule: await get("setModule"),
-      dispatch: await get("dispatch"),
-      dispatchBatch: await get("dispatchBatch"),
-      probe: await get("probe"),
-      settle: await get("settle"),
-      abort: await get("abort"),
-      complete: await get("complete"),
-      warmUp: await get("warmUp"),
-    };
+  get memoryMb(): number {
+    return this.guest.memoryMb;
   }
 
-  /** Compiles and evaluates the function's module and hands it to the runtime. */
-  async load(code: string, filename: string, evaluateTimeoutMs: number): Promise<string[]> {
-    const module = await compileModule(this.isolate, code, filename);
-    await module.instantiate(this.context, (specifier) => {
-      throw new SandboxError("ERR_COMPILE", `Cannot import "${specifier}": deploy one self-contained module (isobox deploy bundles imports)`);
-    });
-    try {
-      await module.evaluate({ timeout: evaluateTimeoutMs });
-    } catch (error) {
-      throw this.translate(error, "ERR_FUNCTION_THREW");
-    }
-    let result: DispatchResult<string[]>;
-    try {
-      // The timeout: reading the handlers runs user code too (a getter, a Proxy trap).
-      result = (await this.track(this.runtime.setModule.apply(undefined, [module.namespace.derefInto()], { result: { copy: true }, timeout: evaluateTimeoutMs }))) as DispatchResult<string[]>;
-    } catch (error) {
-      throw this.translate(error, "ERR_FUNCTION_THREW");
-    }
-    if (!result.ok) throw new SandboxError("ERR_FUNCTION_THREW", checkWireError(result.error).message);
-    return result.value;
+  /** The budget of a call that serves no invocation in flight any more: the loaded function's cpuMs. */
+  limitBackground(cpuMs: number): void {
+    this.meter.backgroundLimitNs = cpuMs * 1e6;
+  }
+
+  /** CPU charged to an invocation in flight so far. */
+  usedMs(runId: string): number {
+    return this.meter.usedMs(runId);
+  }
+
+  /** Compiles and evaluates the function's module; returns its handlers, or throws a SandboxError. */
+  load(code: string, filename: string, timeoutMs: number): Promise<string[]> {
+    return this.guest.load(code, filename, timeoutMs);
   }
 
   /**
-   * Runs one handler; resolves with the guest's result, and `settled` when it registered no
-   * ctx.waitUntil work (then settle() is not needed), or rejects with a SandboxError.
+   * Runs one handler. Fetch dispatches share calls with the others of their turn; a job's or a
+   * schedule's goes alone (its limits are not a request's). `answer` resolves with the handler's
+   * result, `done` once its waitUntil work is over too.
    */
-  async dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, limits: Pick<Inflight, "cpuLimitNs" | "deadline"> = { deadline: Infinity }): Promise<{ value: unknown; settled: boolean; lines?: number }> {
-    const dispatchId = this.nextDispatchId++;
-    this.inflight.set(info.runId, { hooks, cpuNs: 0, lines: 0, ...limits, dispatchId });
-    let result: DispatchResult<unknown>;
-    try {
-      result = await this.call(dispatchId, kind, info, arg);
-    } catch (error) {
-      // With the isolate alive, the call failed on a guest promise rejected without a handler:
-      // isolated-vm fails the call that was running when it happened.
-      throw this.translate(error, "ERR_FUNCTION_THREW");
-    }
-    const lines = typeof result.lines === "number" ? result.lines : undefined;
-    if (result.ok) {
-      const settled = result.settled === true;
-      if (kind !== "fetch") return { value: result.value, settled, lines };
+  dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, limits: DispatchLimits): Dispatched {
+    const id = this.nextId++;
+    let done!: (ended: RunEnd) => void;
+    const ended = new Promise<RunEnd>((resolve) => { done = resolve; });
+    const answer = new Promise<Answered>((resolve) => {
+      const run: Run = { runId: info.runId, id, kind, hooks, deadline: limits.deadline, answer: resolve, end: done };
+      if (this.guest.disposed) {
+        resolve({ ok: false, failure: this.goneFailure() });
+        done({ cpuMs: 0, failure: this.goneFailure() });
+        return;
+      }
+      this.runs.set(info.runId, run);
+      this.awaited.set(id, { run, settle: false });
+      this.meter.track(info.runId, limits.cpuLimitNs);
+      this.ledger.open(info.runId, hooks);
+      let entry: DispatchEntry;
       try {
-        return { value: checkWireResponse(result.value), settled, lines };
+        entry = toEntry(id, kind, info, arg);
       } catch (error) {
-        throw new SandboxError("ERR_FUNCTION_THREW", `TypeError: ${(error as Error).message}`);
+        return this.endRun(run, undefined, threw(`TypeError: The ${kind} handler's argument could not be passed: ${(error as Error).message}`));
       }
-    }
-    const error = checkWireError(result.error);
-    if (error.code === "ERR_NO_HANDLER") throw new SandboxError("ERR_NO_HANDLER", error.message);
-    if (isAllocationFailure(error)) {
-      this.kill("ERR_MEMORY_LIMIT");
-      throw new SandboxError("ERR_MEMORY_LIMIT", error.message);
-    }
-    const thrown = new SandboxError("ERR_FUNCTION_THREW", `${error.name}: ${error.message}`, error.stack, { name: error.name, retryAfterMs: error.retryAfterMs });
-    thrown.lines = lines;
-    throw thrown;
-  }
-
-  /**
-   * One dispatch. A fetch crosses as JSON text with the body beside it: the host spent ~19 µs per
-   * call copying the request and response objects, ~9 µs with JSON (2 cores). Running the handler
-   * on the event loop's thread instead (applySync to start it, a second to take its answer: ~4 µs
-   * of calls) measured slower end to end, 9,100 → 5,300 req/s for hello on 2 cores: the guest's
-   * work and its GC then share one thread with the HTTP server, where isolated-vm's own thread
-   * runs them beside it. Fetches wait for the end of the event-loop turn to go in one batch.
-   */
-  private call(id: number, kind: TriggerKind, info: InvocationInfo, arg: unknown): Promise<DispatchResult<unknown>> {
-    if (kind !== "fetch") return this.dispatchAlone(kind, JSON.stringify(info), arg, null) as Promise<DispatchResult<unknown>>;
-    const { body, ...head } = arg as WireRequest;
-    const entry: BatchEntry = [id, JSON.stringify(info), JSON.stringify(head), body];
-    const answer = new Promise((resolve, reject) => this.waiting.set(id, { entry, resolve, reject }));
-    if (this.queued.length === 0) setImmediate(this.flush);
-    this.queued.push(entry);
-    return this.track(answer, false).then(readFetchAnswer);
-  }
-
-  /**
-   * Sends the fetches of one event-loop turn. A call into the isolate costs ~40–60 µs of CPU
-   * (both threads) when its thread must be woken, ~10 µs each for 32 sent in one turn, ~2.3 µs
-   * each for 32 in one call (microbenchmark, 2 cores): hello at 32 connections went from
-   * ~10,800 to ~16,000 req/s (npm run bench). The batch runs its entries one after another
-   * (sandbox/guest/batch.ts); the probe, queued right behind it, takes their answers and names
-   * the entries that did not start because one before them awaited the host: those go one call
-   * each. A promise rejected without a handler fails the call it happened in (isolated-vm checks
-   * at the end of each call), so it fails the entries answered in that batch; isolated-vm hands
-   * calls back in order, so the batch's failure is known before its probe's answers arrive.
-   */
-  private readonly flush = (): void => {
-    const entries = this.queued;
-    this.queued = [];
-    if (this.isolate.isDisposed) return;
-    if (entries.length === 1 || performance.now() < this.soloUntil) {
-      for (const entry of entries) this.sendAlone(entry);
-      return;
-    }
-    let failure: { error: unknown } | undefined;
-    this.track(this.runtime.dispatchBatch.apply(undefined, [entries], COPY_ARGUMENTS)).catch((error: unknown) => { failure = { error }; });
-    this.track(this.runtime.probe.apply(undefined, [], COPY)).then((probed) => {
-      const [answers, rest] = probed as [Delivery[], number[]];
-      this.take(answers, failure);
-      if (rest.length > 0) this.soloUntil = performance.now() + SOLO_AFTER_STALL_MS;
-      for (const id of rest) {
-        const waiting = this.waiting.get(id);
-        if (waiting) this.sendAlone(waiting.entry);
-      }
-    }, () => {
-      // The isolate is gone: every dispatch waiting on it fails with it (track).
+      if (kind === "fetch") this.batcher.add(entry, info.runId);
+      else this.batcher.alone(entry, info.runId);
     });
-  };
-
-  private sendAlone(entry: BatchEntry): void {
-    const waiting = this.waiting.get(entry[0]);
-    if (!waiting) return;
-    this.waiting.delete(entry[0]);
-    this.dispatchAlone("fetch", entry[1], entry[2], entry[3]).then(waiting.resolve, waiting.reject);
-  }
-
-  /** One dispatch in a call of its own (GuestRuntime.dispatch). */
-  private dispatchAlone(kind: TriggerKind, info: string, arg: unknown, body: ArrayBuffer | null): Promise<unknown> {
-    return this.track(this.runtime.dispatch.apply(undefined, [kind, info, arg, body], COPY_PROMISE));
-  }
-
-  /** Answers of batch entries (a probe's, or HostBindings.deliver's); ids this isolate did not send are ignored. */
-  private take(answers: unknown, failure?: { error: unknown }): void {
-    if (!Array.isArray(answers)) return;
-    for (const delivery of answers) {
-      if (!Array.isArray(delivery) || typeof delivery[0] !== "number") continue;
-      const waiting = this.waiting.get(delivery[0]);
-      if (!waiting) continue;
-      this.waiting.delete(delivery[0]);
-      if (failure) waiting.reject(failure.error);
-      else waiting.resolve(delivery[1]);
-    }
-  }
-
-  /** Waits for ctx.waitUntil work of a finished invocation and its log lines, then forgets it. */
-  async settle(runId: string): Promise<void> {
-    let lines: unknown;
-    try {
-      lines = await this.track(this.runtime.settle.apply(undefined, [runId], COPY_PROMISE));
-    } catch {
-      // The isolate died; there is nothing left to wait for.
-    }
-    await this.release(runId, typeof lines === "number" ? lines : undefined);
+    return { answer, done: ended };
   }
 
   /**
-   * The host is done with an invocation: it is forgotten once the `expected` log lines the guest
-   * reported have arrived (isolated-vm may deliver them after the result), or after LATE_LINES_MS.
+   * The host gives up on an invocation (its wall clock, a step.sleep, a cancel): it ends with
+   * `failure`, and its signal is aborted inside the guest. False when it had ended already.
    */
-  release(runId: string, expected?: number): Promise<void> {
-    const entry = this.inflight.get(runId);
-    this.inflight.delete(runId);
-    if (!entry || expected === undefined || entry.lines >= expected || this.isolate.isDisposed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done(), LATE_LINES_MS);
-      const done = () => {
-        clearTimeout(timer);
-        this.late.delete(runId);
-        resolve();
-      };
-      this.late.set(runId, { entry, expected, done });
-    });
+  abandon(runId: string, failure: SandboxFailure): boolean {
+    const run = this.runs.get(runId);
+    if (!run) return false;
+    this.endRun(run, undefined, failure);
+    if (!this.guest.disposed) this.queue.push(this.single(runId, "abort", [runId, run.id]));
+    return true;
   }
 
-  /** A line the guest sent (a log line, a span operation) reaches its invocation, in flight or late. */
-  private arrived(run: string, deliver: (hooks: InvocationHooks) => void): void {
-    const late = this.late.get(run);
-    const entry = this.inflight.get(run) ?? late?.entry;
-    if (!entry) return;
-    entry.lines++;
-    deliver(entry.hooks);
-    if (late && entry.lines >= late.expected) late.done();
+  /** The watchdog's look: an isolate whose call in flight used more than its budget is killed. */
+  checkCpu(): boolean {
+    if (this.guest.disposed || !this.meter.overBudget()) return false;
+    this.kill("ERR_CPU_LIMIT");
+    return true;
   }
 
-  /** Abandons an invocation (wall-clock limit): aborts its signal inside the guest. */
-  abandon(runId: string): void {
-    const entry = this.inflight.get(runId);
-    this.inflight.delete(runId);
-    if (entry) this.waiting.delete(entry.dispatchId);
-    // Abort listeners are guest code: tracked like any call, so the watchdog sees a runaway one.
-    if (!this.isolate.isDisposed) this.track(this.runtime.abort.apply(undefined, [runId], COPY)).catch(() => {});
+  /** Invocations in flight. */
+  get inflight(): number {
+    return this.runs.size;
   }
 
-  /**
-   * Heap in use (V8 heap plus external buffers), undefined once disposed; read at most every
-   * HEAP_SAMPLE_MS (reading it for every recorded run cost 6% of the host's time at 5,500 req/s).
-   * The asynchronous read never blocks the event loop behind guest code running in the isolate.
-   */
+  /** When the last wall clock of the invocations in flight runs out. */
+  latestDeadline(): number {
+    let latest = -Infinity;
+    for (const run of this.runs.values()) latest = Math.max(latest, run.deadline);
+    return latest;
+  }
+
+  /** Heap in use; the limit for an isolate killed over it. */
   heapBytes(): Promise<number | undefined> {
-    if (this.isolate.isDisposed) return Promise.resolve(this.killedFor === "ERR_MEMORY_LIMIT" ? this.memoryMb * 1024 * 1024 : undefined);
-    const now = performance.now();
-    if (this.heap && now - this.heap.at < HEAP_SAMPLE_MS) return this.heap.bytes;
-    const bytes = this.isolate.getHeapStatistics().then((stats) => stats.used_heap_size + stats.externally_allocated_size, () => undefined);
-    this.heap = { at: now, bytes };
-    return bytes;
+    if (this.killedFor === "ERR_MEMORY_LIMIT" || this.guest.overMemory) return Promise.resolve(this.guest.memoryMb * 1024 * 1024);
+    return this.guest.heapBytes();
   }
 
-  /** CPU time of the isolate so far, in nanoseconds (0 once disposed). */
-  cpuNs(): number {
-    return this.isolate.isDisposed ? this.lastCpuNs : Number(this.isolate.cpuTime);
-  }
-
-  /**
-   * Time the isolate's thread has been held so far, in nanoseconds: CPU time plus time spent in
-   * synchronous host callbacks (isolated-vm's wallTime; awaiting asynchronous host work is not in it).
-   */
-  wallNs(): number {
-    return this.isolate.isDisposed ? this.lastWallNs : Number(this.isolate.wallTime);
+  /** V8's heap statistics of the isolate (the density benchmark reads them). */
+  heapStatistics(): Promise<{ used_heap_size: number; total_heap_size: number; externally_allocated_size: number }> {
+    return this.guest.isolate.getHeapStatistics();
   }
 
   kill(reason: LimitCode): void {
     this.killedFor ??= reason;
+    this.meter.chargeWhole();
     this.dispose();
   }
 
   dispose(): void {
-    for (const { done } of [...this.late.values()]) done();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    for (const controller of this.cancellers.values()) controller.abort();
-    this.cancellers.clear();
-    // Their callers see the isolate gone (track races every call with it).
-    this.waiting.clear();
-    this.queued = [];
-    if (!this.isolate.isDisposed) {
-      this.disposedByHost = true;
-      this.isolate.dispose();
-    }
-    this.markGone(new Error("Isolate was disposed"));
-    for (const listener of this.disposeListeners.splice(0)) listener();
+    this.guest.dispose();
   }
 
   onDispose(listener: () => void): void {
-    if (this.isolate.isDisposed) listener();
-    else this.disposeListeners.push(listener);
+    this.guest.onDispose(listener);
   }
 
-  /**
-   * Settles once isolated-vm has handed back every call made into this isolate. After dispose()
-   * they fail soon, except one awaiting a guest promise, which may never settle: wait with a bound.
-   */
   drained(): Promise<unknown> {
-    return Promise.allSettled([...this.raw]);
+    return this.guest.drained();
   }
 
   get disposed(): boolean {
-    return this.isolate.isDisposed;
+    return this.guest.disposed;
   }
 
-  private complete(id: number, result: DispatchResult<unknown>): void {
-    if (this.isolate.isDisposed) return;
-    this.track(this.runtime.complete.apply(undefined, [id, result], COPY)).catch(() => {
-      // The isolate was disposed between the check and the call, or the guest left a promise
-      // rejected without a handler (isolated-vm fails the call it happened in).
-    });
+  /** Work stopped when its invocation ended (timers, fetches left behind). */
+  get stoppedWork(): number {
+    return this.work.stopped;
+  }
+
+  /** Calls sent into the isolate so far, and dispatches they carried. */
+  stats(): { calls: number; dispatched: number } {
+    return { ...this.counts };
+  }
+
+  /** Sends a call and the probe behind it. */
+  private send(name: "dispatch" | "dispatchAlone" | "complete" | "settle" | "abort", args: unknown[], dispatches = 0): { work: Promise<unknown>; probe: Promise<Probe> } {
+    this.counts.calls++;
+    this.counts.dispatched += dispatches;
+    return { work: this.guest.call(name, args), probe: this.guest.probe() as Promise<Probe> };
+  }
+
+  /** A call for one invocation (a host call's answer, a settle, an abort). */
+  private single(runId: string, name: "complete" | "settle" | "abort", args: unknown[]): IsolateCall {
+    return {
+      start: () => (this.guest.disposed ? undefined : { owners: [runId], ...this.send(name, args) }),
+      finished: (probe) => this.received(probe, undefined),
+    };
   }
 
   /**
-   * Counts a call into the isolate while it is pending (see `calls`); `raw`: the promise is
-   * isolated-vm's own (drained() waits for it), not a batch entry waiting for its answer.
+   * What a call produced. `failure`: the call itself failed, which with the isolate alive means
+   * a guest promise was rejected without a handler during it (isolated-vm checks at the end of
+   * each call and cannot say whose): the dispatches answered in it fail with it.
    */
-  private track<T>(call: Promise<T>, raw = true): Promise<T> {
-    // From idle: the CPU time until now was not this call's (nothing ran).
-    if (this.calls++ === 0) {
-      this.lastCpuNs = this.cpuNs();
-      this.lastWallNs = this.wallNs();
+  private received(probe: Probe | undefined, failure: unknown, batch?: Map<number, string>): void {
+    if (!probe || this.guest.disposed) return;
+    const deliveries = Array.isArray(probe[0]) ? probe[0] : [];
+    for (const delivery of deliveries) {
+      if (!Array.isArray(delivery) || typeof delivery[0] !== "number") continue;
+      const awaited = this.awaited.get(delivery[0]);
+      if (!awaited) continue;
+      this.awaited.delete(delivery[0]);
+      const rejected = failure !== undefined && batch?.has(delivery[0]) ? rejection(failure) : undefined;
+      this.answered(awaited, delivery[1], rejected);
     }
-    if (raw) {
-      this.raw.add(call);
-      call.then(() => this.raw.delete(call), () => {
-        this.raw.delete(call);
-        // isolated-vm disposed the isolate by itself (its memory limit): nothing in it will answer.
-        if (this.isolate.isDisposed) this.dispose();
-      });
-    }
-    return Promise.race([call, this.gone]).finally(() => this.calls--);
   }
 
-  private timer(ms: number, done: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      done();
-    }, ms);
-    this.timers.add(timer);
+  private answered({ run, settle }: Awaited, answer: unknown, rejected: SandboxFailure | undefined): void {
+    const [json, body] = Array.isArray(answer) ? answer : [];
+    let result: DispatchResult<unknown> | undefined;
+    try {
+      result = typeof json === "string" ? JSON.parse(json) as DispatchResult<unknown> : undefined;
+    } catch {
+      result = undefined;
+    }
+    const lines = typeof result?.lines === "number" ? result.lines : undefined;
+    if (!result || typeof result !== "object") return this.endRun(run, undefined, threw("TypeError: The runtime's answer could not be read"));
+    if (rejected) return this.endRun(run, lines, rejected);
+    if (!result.ok) return this.endRun(run, lines, this.guestFailure(result.error));
+    if (this.meter.over(run.runId)) return this.endRun(run, lines, this.cpuFailure());
+    if (settle) return this.endRun(run, lines);
+    let value = result.value;
+    if (run.kind === "fetch") {
+      try {
+        value = checkWireResponse({ ...(value as object), body: body instanceof ArrayBuffer ? body : null } as WireResponse);
+      } catch (error) {
+        return this.endRun(run, lines, threw(`TypeError: ${(error as Error).message}`));
+      }
+    }
+    run.answer?.({ ok: true, value });
+    run.answer = undefined;
+    if (result.settled === true) return this.endRun(run, lines);
+    const id = this.nextId++;
+    this.awaited.set(id, { run, settle: true });
+    this.queue.push(this.single(run.runId, "settle", [id, run.runId]));
   }
 
-  /** Maps an isolated-vm failure to the limit that caused it. */
-  private translate(error: unknown, fallback: "ERR_FUNCTION_THREW" | "ERR_ISOLATE_DISPOSED"): SandboxError {
-    if (error instanceof SandboxError) return error;
-    // isolated-vm disposes an isolate by itself only over its memory limit (the message says so
-    // only on the call that was running then); release whatever else waits on it.
-    const overMemory = this.isolate.isDisposed && !this.disposedByHost;
-    if (this.isolate.isDisposed) this.dispose();
-    const message = error instanceof Error ? error.message : typeof error === "string" ? error.slice(0, 10_000) : `a ${typeof error} was thrown`;
-    if (this.killedFor) return new SandboxError(this.killedFor, message);
-    if (overMemory) {
-      this.killedFor = "ERR_MEMORY_LIMIT";
-      return new SandboxError("ERR_MEMORY_LIMIT", message);
-    }
-    if (error instanceof Error && isAllocationFailure(error)) {
+  /** The invocation is over: its answer (if still awaited) and its end tell `failure`, once its lines arrived. */
+  private endRun(run: Run, lines: number | undefined, failure?: SandboxFailure): void {
+    if (this.runs.get(run.runId) !== run) return;
+    this.runs.delete(run.runId);
+    for (const [id, awaited] of this.awaited) if (awaited.run === run) this.awaited.delete(id);
+    run.answer?.(failure ? { ok: false, failure } : { ok: true, value: undefined });
+    run.answer = undefined;
+    this.work.end(run.runId);
+    const cpuMs = this.meter.forget(run.runId);
+    void this.ledger.close(run.runId, lines).then(() => run.end({ cpuMs, ...(failure ? { failure } : {}) }));
+  }
+
+  /** A guest error as the failure it stands for; an allocation refused at the limit kills the isolate. */
+  private guestFailure(value: unknown): SandboxFailure {
+    const error = checkWireError(value);
+    if (error.code === "ERR_NO_HANDLER") return { code: "ERR_NO_HANDLER", message: error.message };
+    if (isAllocationFailure(error)) {
       this.kill("ERR_MEMORY_LIMIT");
-      return new SandboxError("ERR_MEMORY_LIMIT", message);
+      return { code: "ERR_MEMORY_LIMIT", message: error.message };
     }
-    if (/timed out/i.test(message)) {
-      this.kill("ERR_CPU_LIMIT");
-      return new SandboxError("ERR_CPU_LIMIT", message);
-    }
-    if (this.isolate.isDisposed) return new SandboxError("ERR_ISOLATE_DISPOSED", message);
-    // Same shape as a handler's error: "TypeError: message".
-    const named = error instanceof Error && fallback === "ERR_FUNCTION_THREW" ? `${error.name}: ${message}` : message;
-    return new SandboxError(fallback, named, error instanceof Error ? error.stack : undefined);
+    return { code: "ERR_FUNCTION_THREW", message: `${error.name}: ${error.message}`, guestStack: error.stack, guest: { name: error.name, retryAfterMs: error.retryAfterMs } };
+  }
+
+  private cpuFailure(): SandboxFailure {
+    return { code: "ERR_CPU_LIMIT", message: "The function used more than its CPU time" };
+  }
+
+  private goneFailure(): SandboxFailure {
+    const code = this.killedFor ?? (this.guest.overMemory ? "ERR_MEMORY_LIMIT" : "ERR_ISOLATE_DISPOSED");
+    return { code, message: code === "ERR_ISOLATE_DISPOSED" ? "The isolate was disposed" : `The function was stopped (${code})` };
+  }
+
+  /** The isolate is gone: nothing in it will answer. */
+  private teardown(): void {
+    if (this.guest.overMemory) this.killedFor ??= "ERR_MEMORY_LIMIT";
+    this.queue.close();
+    this.work.endAll();
+    const failure = this.goneFailure();
+    for (const run of [...this.runs.values()]) this.endRun(run, undefined, failure);
+    this.ledger.closeAll();
   }
 }
 
-/** A fetch dispatch's answer (FetchDispatch) as the DispatchResult it carries, the response body put back. */
-function readFetchAnswer(answer: unknown): DispatchResult<unknown> {
-  const [json, responseBody] = Array.isArray(answer) ? (answer as FetchDispatch) : [undefined, null];
-  const result = typeof json === "string" ? JSON.parse(json) as DispatchResult<unknown> : undefined;
-  if (!result || typeof result !== "object") throw new SandboxError("ERR_FUNCTION_THREW", "TypeError: The runtime's answer could not be read");
-  if (result.ok && typeof result.value === "object" && result.value !== null) (result.value as WireResponse).body = responseBody;
-  return result;
+/** A dispatch as it crosses: for a fetch, the request's head as JSON beside its body. */
+function toEntry(id: number, kind: TriggerKind, info: InvocationInfo, arg: unknown): DispatchEntry {
+  if (kind !== "fetch") return [id, kind, JSON.stringify(info), JSON.stringify(arg ?? null), null];
+  const { body, ...head } = arg as WireRequest;
+  return [id, kind, JSON.stringify(info), JSON.stringify(head), body];
 }
 
-/**
- * isolated-vm's allocator refuses an ArrayBuffer that would take the isolate past its memory limit,
- * and V8 throws this RangeError instead of stopping the isolate: it is the memory limit all the
- * same. (A guest that throws the same error itself only ends its own isolate.)
- */
-function isAllocationFailure(error: { name: string; message: string }): boolean {
-  return error.name === "RangeError" && error.message === "Array buffer allocation failed";
+function threw(message: string): SandboxFailure {
+  return { code: "ERR_FUNCTION_THREW", message };
 }
 
-/** Compiles a module, turning V8's "message [file:line:col]" into an ERR_COMPILE. */
-export async function compileModule(isolate: ivm.Isolate, code: string, filename: string): Promise<ivm.Module> {
-  try {
-    return await isolate.compileModule(code, { filename });
-  } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new SandboxError("ERR_COMPILE", message);
-  }
+/** isolated-vm's error for a promise rejected without a handler, as the handler's failure. */
+function rejection(error: unknown): SandboxFailure {
+  const message = error instanceof Error ? error.message : typeof error === "string" ? error.slice(0, 10_000) : "A promise was rejected without a handler";
+  const named = error instanceof Error ? `${error.name}: ${message}` : message;
+  return { code: "ERR_FUNCTION_THREW", message: named, guestStack: error instanceof Error ? error.stack : undefined };
 }

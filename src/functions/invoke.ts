@@ -1,11 +1,10 @@
 // Invoker: runs one handler of a function in its isolate with the host capabilities bound to the
 // invocation, turns sandbox failures into IsoboxErrors, and records the run.
 import { randomUUID } from "node:crypto";
-import type { InvocationHooks } from "../../sandbox/host/bindings.ts";
-import { SandboxError } from "../../sandbox/host/limits.ts";
+import type { InvocationHooks } from "../../sandbox/host/host-work.ts";
+import type { InvocationLimits, SandboxFailure } from "../../sandbox/host/limits.ts";
 import type { IsolatePool } from "../../sandbox/host/pool.ts";
-import type { InvocationLimits } from "../../sandbox/host/limits.ts";
-import type { LogLevel, ServiceCallName, TriggerKind, WireRequest } from "../../sandbox/protocol.ts";
+import { RUN_LINE_LIMITS, type LogLevel, type ServiceCallName, type TriggerKind, type WireRequest } from "../../sandbox/protocol.ts";
 import type { Fetcher } from "../capabilities/fetch.ts";
 import { redact, type SecretStore } from "../capabilities/secrets.ts";
 import { FetchDenied } from "../capabilities/egress.ts";
@@ -20,7 +19,8 @@ import { traceparentOf, tracer } from "../telemetry/tracing.ts";
 import { guestSpans, type GuestSpans } from "../telemetry/guest-spans.ts";
 import { logFields } from "../telemetry/log-fields.ts";
 
-const MAX_LOG_LINES = 1000;
+/** The guest sends at most this many lines of an invocation, and one notice when it reaches the cap. */
+const MAX_LOG_LINES = RUN_LINE_LIMITS.lines + 1;
 const MAX_STEP_LINES = 1000;
 const PREVIEW_CHARS = 200;
 
@@ -46,8 +46,6 @@ type ServiceHandler = (op: ServiceCallName, arg: unknown) => Promise<unknown>;
 export interface InvokeResult<T> {
   value: T;
   runId: string;
-  /** CPU charged to the invocation. */
-  cpuMs: number;
 }
 
 export type Trigger = RunRecord["trigger"];
@@ -87,7 +85,7 @@ export class InvocationError extends IsoboxError {
   }
 }
 
-const SANDBOX_CODES: Partial<Record<SandboxError["code"], ErrorCode>> = {
+const SANDBOX_CODES: Partial<Record<SandboxFailure["code"], ErrorCode>> = {
   ERR_CPU_LIMIT: "ERR_CPU_LIMIT",
   ERR_MEMORY_LIMIT: "ERR_MEMORY_LIMIT",
   ERR_WALL_TIMEOUT: "ERR_WALL_TIMEOUT",
@@ -138,43 +136,42 @@ export class Invoker {
       spans?.endAll();
       span.end();
     };
-    try {
-      const result = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks, { signal: options.signal, limits: options.limits });
-      const durationMs = performance.now() - started;
-      this.deps.limiter.chargeCpu(fn.tenant, result.cpuMs);
-      const httpStatus = kind === "fetch" ? (result.value as { status: number }).status : undefined;
-      span.setAttribute("isobox.cpu_ms", result.cpuMs);
-      const recorded = result.settled.then(async () => {
+    const outcome = await this.deps.pool.invoke(fn.image, kind, info, arg, hooks, { signal: options.signal, limits: options.limits });
+    const durationMs = performance.now() - started;
+    if (outcome.ok) {
+      const httpStatus = kind === "fetch" ? (outcome.value as { status: number }).status : undefined;
+      // Recorded once its waitUntil work is over and its last lines arrived; the caller does not wait.
+      this.settle(outcome.done.then(async (ended) => {
+        this.deps.limiter.chargeCpu(fn.tenant, ended.cpuMs);
+        span.setAttribute("isobox.cpu_ms", ended.cpuMs);
+        // Its waitUntil work failed after the response (a limit): the run says so.
+        const late = ended.failure && this.toInvocationError(fn, ended.failure, runId, hidden);
+        if (late) span.setStatus({ code: SpanStatusCode.ERROR, message: `${late.code}: ${late.message}` });
         endSpans();
-        if (trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
+        if (!late && trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
           this.deps.recorder.skip();
           return;
         }
-        const memoryBytes = await result.memoryBytes();
-        this.deps.recorder.record({ ...run, status: "succeeded", durationMs, cpuMs: result.cpuMs, memoryBytes, httpStatus });
-      });
-      this.settle(recorded);
-      return { value: result.value as T, runId, cpuMs: result.cpuMs };
-    } catch (error) {
-      const failure = this.toInvocationError(fn, error, runId, hidden);
-      const cpuMs = error instanceof SandboxError ? error.cpuMs : 0;
-      this.deps.limiter.chargeCpu(fn.tenant, cpuMs);
-      const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
-      const durationMs = performance.now() - started;
-      // A sleeping job's attempt is suspended, not failed.
-      const runError = stop?.why === "sleep" ? undefined
-        : stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
-      if (runError) span.setStatus({ code: SpanStatusCode.ERROR, message: `${runError.code}: ${runError.message}` });
-      // Recorded once the lines the guest logged before it threw have arrived; the caller does not wait.
-      this.settle((async () => {
-        const sandboxError = error instanceof SandboxError ? error : undefined;
-        await sandboxError?.logged;
-        endSpans();
-        const memoryBytes = await sandboxError?.memoryBytes();
-        this.deps.recorder.record({ ...run, status: runError ? "failed" : "suspended", durationMs, cpuMs, memoryBytes, ...(runError ? { error: runError } : {}) });
-      })());
-      throw failure;
+        const memoryBytes = await outcome.memoryBytes();
+        const error = late ? { code: late.code, message: `After the response: ${late.message}`, ...(late.guestStack ? { stack: late.guestStack } : {}) } : undefined;
+        this.deps.recorder.record({ ...run, status: error ? "failed" : "succeeded", durationMs, cpuMs: ended.cpuMs, memoryBytes, httpStatus, ...(error ? { error } : {}) });
+      }));
+      return { value: outcome.value as T, runId };
     }
+    const failure = this.toInvocationError(fn, outcome.failure, runId, hidden);
+    const stop = options.signal?.aborted && options.signal.reason instanceof Stop ? options.signal.reason : undefined;
+    // A sleeping job's attempt is suspended, not failed.
+    const runError = stop?.why === "sleep" ? undefined
+      : stop ? { code: stop.why === "cancel" ? "ERR_CANCELLED" : "ERR_SHUTDOWN", message: stop.message } : { code: failure.code, message: failure.message, stack: failure.guestStack };
+    if (runError) span.setStatus({ code: SpanStatusCode.ERROR, message: `${runError.code}: ${runError.message}` });
+    // Recorded once the lines the guest logged before it failed have arrived; the caller does not wait.
+    this.settle(outcome.done.then(async (ended) => {
+      this.deps.limiter.chargeCpu(fn.tenant, ended.cpuMs);
+      endSpans();
+      const memoryBytes = await outcome.memoryBytes();
+      this.deps.recorder.record({ ...run, status: runError ? "failed" : "suspended", durationMs, cpuMs: ended.cpuMs, memoryBytes, ...(runError ? { error: runError } : {}) });
+    }));
+    throw failure;
   }
 
   /** Recording work that outlives the call; drain() waits for it. */
@@ -215,14 +212,9 @@ export class Invoker {
     };
   }
 
-  private toInvocationError(fn: ActiveFunction, error: unknown, runId: string, hidden: string[]): InvocationError {
-    if (!(error instanceof SandboxError)) {
-      const failure = new InvocationError("ERR_INTERNAL", "The function could not be run", runId);
-      failure.cause = error;
-      return failure;
-    }
-    const code = SANDBOX_CODES[error.code] ?? "ERR_INTERNAL";
-    return new InvocationError(code, storable(error.message, hidden), runId, { ...error.guest, stack: storable(userStack(fn, error.guestStack), hidden) });
+  private toInvocationError(fn: ActiveFunction, failure: SandboxFailure, runId: string, hidden: string[]): InvocationError {
+    const code = SANDBOX_CODES[failure.code] ?? "ERR_INTERNAL";
+    return new InvocationError(code, storable(failure.message, hidden), runId, { ...failure.guest, stack: storable(userStack(fn, failure.guestStack), hidden) });
   }
 }
 

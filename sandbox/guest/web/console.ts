@@ -6,6 +6,8 @@ import { formatArgs, inspect } from "./inspect.ts";
 export type Logger = (level: LogLevel, message: string, fields?: string) => void;
 
 let write: Logger = () => {};
+/** Whether a line may still go out: checked before formatting, so dropped lines cost next to nothing. */
+let may: () => boolean = () => true;
 let groupIndent = "";
 
 function emit(level: LogLevel, message: string, fields?: string): void {
@@ -51,11 +53,13 @@ function label(value: unknown): string {
 }
 
 /** Builds the console object; its methods are closures, so `const { log } = console` works. */
-export function createConsole(logger: Logger): object {
+export function createConsole(logger: Logger, mayLog: () => boolean): object {
   write = logger;
+  may = mayLog;
   const counts = new Map<string, number>();
   const timers = new Map<string, number>();
   const line = (level: LogLevel) => (...args: unknown[]) => {
+    if (!may()) return;
     const { message, fields } = structured(args);
     emit(level, message, fields);
   };
@@ -69,10 +73,13 @@ export function createConsole(logger: Logger): object {
     debug: line("debug"),
     // A trace is diagnostic output, not a failure: it goes out at debug level with the call stack.
     trace: (...args: unknown[]) => {
+      if (!may()) return;
       const stack = (new Error().stack ?? "").split("\n").slice(2).join("\n");
       emit("debug", `Trace${args.length ? `: ${formatArgs(args)}` : ""}\n${stack}`);
     },
-    dir: (value?: unknown) => emit("log", inspect(value)),
+    dir: (value?: unknown) => {
+      if (may()) emit("log", inspect(value));
+    },
     dirxml: line("log"),
     table: line("log"),
     assert: (condition?: unknown, ...args: unknown[]) => {

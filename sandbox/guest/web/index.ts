@@ -25,15 +25,27 @@ import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } 
 import { urlClasses } from "./url.ts";
 import { defineLazyGlobal } from "./lazy.ts";
 import { defineGlobal } from "./util.ts";
-import { countLine } from "../log-count.ts";
+import { boundedIntl } from "./intl.ts";
+import { admitLogLine, cutLine, LOG_LIMIT_NOTICE, mayLog } from "../run-lines.ts";
+
+/**
+ * Globals V8 gives every context that would let a guest hold memory its isolate's limit does not
+ * count: a WebAssembly.Memory lives outside the V8 heap (a 32 MB function grew one to 256 MB), and
+ * a SharedArrayBuffer is the only way to Atomics.wait, which holds the isolate's thread without
+ * using CPU. Removed before any user code runs, they are reachable by no other path.
+ */
+const UNBOUNDED_GLOBALS = ["WebAssembly", "SharedArrayBuffer"];
 
 export function installWebApis(bindings: HostBindings): void {
+  for (const name of UNBOUNDED_GLOBALS) delete (globalThis as Record<string, unknown>)[name];
   const log = bindings.log;
-  const console = createConsole((level, message, fields) => {
+  const console = createConsole((level, text, fields) => {
     const run = currentRun();
-    log(run, level, message, fields);
-    countLine(run);
-  });
+    const message = cutLine(text);
+    const verdict = admitLogLine(run, message.length + (fields?.length ?? 0));
+    if (verdict === "send") log(run, level, message, fields);
+    else if (verdict === "notice") log(run, "warn", LOG_LIMIT_NOTICE);
+  }, () => mayLog(currentRun()));
   routeListenerErrors();
 
   const globals: Record<string, unknown> = {
@@ -69,6 +81,7 @@ export function installWebApis(bindings: HostBindings): void {
     Request,
     Response,
     fetch,
+    Intl: boundedIntl(),
   };
   for (const [name, value] of Object.entries(globals)) defineGlobal(name, value);
   // Loaded on first use: see lazy.ts.

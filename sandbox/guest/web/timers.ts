@@ -67,6 +67,11 @@ export function setInterval(callback: unknown, delay?: unknown, ...args: unknown
   return startTimer(handler(callback, "setInterval"), delay, true, args);
 }
 
+/** An invocation is over: its timers go with it (none of its code runs after it ended). */
+export function clearRunTimers(run: string): void {
+  for (const [id, timer] of active) if (timer.run === run) active.delete(id);
+}
+
 /** clearTimeout and clearInterval share one id space, as in browsers. */
 export function clearTimer(id?: unknown): void {
   active.delete(Number(id));
