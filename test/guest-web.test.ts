@@ -1120,3 +1120,59 @@ test("an idle isolate stays small: URL and streams load on first use", async () 
     sandbox.dispose();
   }
 });
+
+// ——— Intl (web/intl.ts: the same API over a bounded cache of ICU objects) ———
+
+test("Intl: formatters, collators and the toLocaleString family give what the host's Intl gives", async () => {
+  const cases = `[
+    new Intl.DateTimeFormat("de-DE", { timeZone: "Europe/Berlin", dateStyle: "full", timeStyle: "long" }).format(Date.UTC(2026, 2, 29, 1, 30)),
+    new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", hour: "numeric", minute: "2-digit" }).formatToParts(0).map((p) => p.type + "=" + p.value).join("|"),
+    Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo" }).resolvedOptions().timeZone,
+    new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR" }).format(1234567.891),
+    new Intl.NumberFormat("de", { notation: "compact" }).formatToParts(12345).map((p) => p.value).join(""),
+    ["ä", "a", "z", "Z"].sort(new Intl.Collator("de").compare).join(""),
+    ["ä", "a", "z"].sort(new Intl.Collator("sv").compare).join(""),
+    new Intl.PluralRules("en", { type: "ordinal" }).select(22),
+    new Intl.RelativeTimeFormat("fr", { numeric: "auto" }).format(-1, "day"),
+    new Intl.ListFormat("en", { type: "disjunction" }).format(["a", "b", "c"]),
+    new Intl.DisplayNames(["en"], { type: "region" }).of("DE"),
+    [...new Intl.Segmenter("en", { granularity: "word" }).segment("Hello, world!")].filter((s) => s.isWordLike).map((s) => s.segment).join("/"),
+    new Intl.Segmenter("en", { granularity: "grapheme" }).segment("a👍🏽b").containing(1).segment,
+    new Intl.Locale("en", { region: "GB" }).maximize().toString(),
+    new Date(Date.UTC(2026, 0, 2, 3, 4, 5)).toLocaleString("en-GB", { timeZone: "UTC" }),
+    new Date(Date.UTC(2026, 0, 2, 3, 4, 5)).toLocaleDateString("en-US", { timeZone: "UTC" }),
+    new Date(Date.UTC(2026, 0, 2, 3, 4, 5)).toLocaleTimeString("de-DE", { timeZone: "UTC" }),
+    new Date(Date.UTC(2026, 0, 2)).toLocaleDateString("en-US", { timeZone: "UTC", month: "long" }),
+    new Date(NaN).toLocaleString(),
+    (1234.5).toLocaleString("de-DE"),
+    (12345678901234567890n).toLocaleString("en"),
+    "a".localeCompare("B", "en", { sensitivity: "base" }),
+    "résumé".localeCompare("resume", "en", { sensitivity: "base" }),
+    Intl.DateTimeFormat.supportedLocalesOf(["de", "zz"]).join(),
+    Object.prototype.toString.call(new Intl.NumberFormat()),
+    new Intl.NumberFormat() instanceof Intl.NumberFormat,
+    (() => { const f = new Intl.DateTimeFormat("en", { timeZone: "UTC" }); return f.format === f.format && [0, 86400000].map(f.format).join(); })(),
+    (() => { try { new Intl.DateTimeFormat("en", { timeZone: "Mars/Olympus" }); return "accepted"; } catch (e) { return e.name; } })(),
+    (() => { try { new Intl.NumberFormat("en", { style: "currency" }); return "accepted"; } catch (e) { return e.name; } })(),
+  ]`;
+  const expected = new Function(`return ${cases}`)();
+  const value = await job(`return ${cases};`);
+  assert.deepEqual(value, expected);
+});
+
+test("Intl: more than 256 distinct formatters alive at once is a RangeError; the same options made anew are free", async () => {
+  const value = await job(`
+    const same = [];
+    for (let i = 0; i < 10000; i++) same.push(new Intl.DateTimeFormat("en", { timeZone: "UTC", hour: "numeric" }));
+    const zones = Intl.supportedValuesOf("timeZone");
+    const kept = [];
+    try { for (const timeZone of zones) kept.push(new Intl.DateTimeFormat("en", { timeZone, minute: "numeric" })); }
+    catch (error) { return { same: same.length, format: same[9999].format(3600000), stoppedAt: kept.length, error: error.name, zones: zones.length > 256 }; }
+    return { same: same.length, kept: kept.length };
+  `);
+  assert.equal(value.same, 10000);
+  assert.equal(value.format, new Intl.DateTimeFormat("en", { timeZone: "UTC", hour: "numeric" }).format(3600000));
+  assert.equal(value.error, "RangeError");
+  assert.ok(value.zones);
+  assert.ok(value.stoppedAt < 256 && value.stoppedAt > 200, `stopped at ${value.stoppedAt}`);
+});

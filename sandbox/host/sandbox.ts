@@ -64,6 +64,8 @@ export class Sandbox {
   private readonly awaited = new Map<number, Awaited>();
   private nextId = 1;
   private readonly counts = { calls: 0, dispatched: 0 };
+  /** Answers of host calls that arrived after their invocation ended (see stoppedWork). */
+  private droppedAnswers = 0;
   /** Set when the host killed the isolate for a limit; explains the failure of what was in flight. */
   killedFor: LimitCode | undefined;
 
@@ -213,9 +215,9 @@ export class Sandbox {
     return this.guest.disposed;
   }
 
-  /** Work stopped when its invocation ended (timers, fetches left behind). */
+  /** Work stopped when its invocation ended (timers, fetches left behind), its answer dropped if it had one. */
   get stoppedWork(): number {
-    return this.work.stopped;
+    return this.work.stopped + this.droppedAnswers;
   }
 
   /** Calls sent into the isolate so far, and dispatches they carried. */
@@ -233,7 +235,15 @@ export class Sandbox {
   /** A call for one invocation (a host call's answer, a settle, an abort). */
   private single(runId: string, name: "complete" | "settle" | "abort", args: unknown[]): IsolateCall {
     return {
-      start: () => (this.guest.disposed ? undefined : { owners: [runId], ...this.send(name, args) }),
+      start: () => {
+        if (this.guest.disposed) return undefined;
+        // A host call's answer for an invocation that ended meanwhile: its work stopped with it.
+        if (name === "complete" && !this.runs.has(runId)) {
+          this.droppedAnswers++;
+          return undefined;
+        }
+        return { owners: [runId], ...this.send(name, args) };
+      },
       finished: (probe) => this.received(probe, undefined),
     };
   }

@@ -10,6 +10,7 @@
 // two performance.now() of src/http/invoke.ts (≈ 65 ns each). Snapshots and sums happen at scrape
 // time only. The renderer is ~110 lines; a new runtime dependency is not worth that (DESIGN.md
 // section 9).
+import type { PoolStats } from "../../sandbox/host/pool.ts";
 
 /** Upper bounds (seconds) of the invocation duration histogram: 1 ms … 30 s (the default wall clock). */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -48,14 +49,7 @@ interface HttpSeries {
 }
 
 /** What the isolate pool reports at scrape time (IsolatePool.stats()). */
-export interface IsolateStats {
-  /** Isolates holding a loaded function. */
-  alive: number;
-  /** Pre-booted isolates waiting for a function. */
-  spare: number;
-  /** Limit kills so far: cpu and memory count isolates disposed, wall counts invocations abandoned. */
-  kills: { cpu: number; memory: number; wall: number };
-}
+export type IsolateStats = PoolStats;
 
 /** What the job queue reports at scrape time (queueGauges in jobs/queue.ts). */
 export interface JobGauges {
@@ -335,6 +329,8 @@ function renderIsolates(out: Exposition, snapshots: readonly MetricsSnapshot[]):
   out.sample("isobox_isolates_spare", undefined, total((s) => s.spare));
   out.family("isobox_limit_kills_total", "counter", "Guest code stopped for a limit: cpu and memory count isolates disposed, wall counts invocations abandoned at their wall-clock limit.");
   for (const limit of ["cpu", "memory", "wall"] as const) out.sample("isobox_limit_kills_total", { limit }, total((s) => s.kills[limit]));
+  out.family("isobox_work_stopped_total", "counter", "Timers, fetches and service calls an invocation left running when it ended, stopped then.");
+  out.sample("isobox_work_stopped_total", undefined, total((s) => s.stoppedWork ?? 0));
 }
 
 /** The run recorders' counts, summed: whether recording keeps up, and what sampling left out. */

@@ -2,50 +2,58 @@
 // memory limit does not look: 200,000 DateTimeFormats kept by a 32 MB function grew the node by
 // 5.3 GB, and 100,000 made and dropped in a loop by 0.9 GB before V8 collected them. So the
 // guest's Intl constructors (and the toLocaleString family, which make ICU objects of their own)
-// hand out plain wrappers over a small cache of real objects, one per distinct locales and options:
-// a formatter made anew for every request costs nothing more, and at most MAX_ALIVE real objects
-// exist at once (counted until V8 collects them), whatever the guest keeps or drops.
+// hand out plain wrappers over one real object per distinct locales and options, shared by every
+// wrapper of that combination and kept a while after the last one is dropped: a formatter made
+// anew for every request costs nothing more, and at most MAX_ALIVE real objects exist at once
+// (counted until V8 collects them), whatever the guest keeps or drops.
 
 const RealIntl = Intl;
-/** Real objects kept for reuse, least recently used first. */
+/** Real objects kept for reuse though no wrapper holds them, least recently used first. */
 const CACHE_SIZE = 64;
 /**
- * Real objects that may exist at once, those evicted from the cache and not yet collected
- * included (~5–30 KB of ICU memory each): past it, a new locale/options combination is refused.
+ * Real objects that may exist at once (~5–30 KB of ICU memory each), those no longer used but not
+ * yet collected by V8 included: past it, a new locale and options combination is refused.
  */
 export const MAX_ALIVE = 256;
 
 type Real = Record<string | symbol, unknown>;
 type RealConstructor = new (locales?: unknown, options?: unknown) => Real;
 
-const cache = new Map<string, Real>();
-let alive = 0;
-const collected = new FinalizationRegistry<number>(() => { alive--; });
-// Bound now: user code may replace FinalizationRegistry.prototype.register later.
-const track = collected.register.bind(collected) as (target: object, held: number) => void;
-const cacheGet = Map.prototype.get.bind(cache) as (key: string) => Real | undefined;
-const cacheSet = Map.prototype.set.bind(cache) as (key: string, value: Real) => void;
-const cacheDelete = Map.prototype.delete.bind(cache) as (key: string) => boolean;
-const cacheKeys = Map.prototype.keys.bind(cache) as () => IterableIterator<string>;
+// Captured now: user code may replace the prototypes' methods later.
+const apply = Reflect.apply;
+const { get: mapGet, set: mapSet, delete: mapDelete, keys: mapKeys } = Map.prototype;
+const deref = WeakRef.prototype.deref;
+const MadeWeakRef = WeakRef;
 const { stringify } = JSON;
 
-/** The real object for a key, made (and counted) when the cache lacks it. */
+/** Every real object alive, by key: one per combination however many wrappers use it. */
+const byKey = new Map<string, WeakRef<Real>>();
+const recent = new Map<string, Real>();
+let alive = 0;
+const collected = new FinalizationRegistry<string>((key) => {
+  alive--;
+  const ref = apply(mapGet, byKey, [key]) as WeakRef<Real> | undefined;
+  if (ref && apply(deref, ref, []) === undefined) apply(mapDelete, byKey, [key]);
+});
+const track = collected.register.bind(collected) as (target: object, held: string) => void;
+
+/** The real object for a key: the one alive, or a new one (counted). */
 function real(key: string, make: () => Real): Real {
-  const found = cacheGet(key);
-  if (found) {
-    cacheDelete(key);
-    cacheSet(key, found);
-    return found;
+  const ref = apply(mapGet, byKey, [key]) as WeakRef<Real> | undefined;
+  let found = ref && (apply(deref, ref, []) as Real | undefined);
+  if (!found) {
+    if (alive >= MAX_ALIVE) {
+      throw new RangeError(`Intl: more than ${MAX_ALIVE} distinct formatters at once; reuse formatters instead of making one per locale and option combination`);
+    }
+    found = make();
+    alive++;
+    track(found, key);
+    apply(mapSet, byKey, [key, new MadeWeakRef(found)]);
   }
-  if (alive >= MAX_ALIVE) {
-    throw new RangeError(`Intl: more than ${MAX_ALIVE} distinct formatters at once; reuse formatters instead of making one per locale and option combination`);
-  }
-  const made = make();
-  alive++;
-  track(made, 0);
-  cacheSet(key, made);
-  if (cache.size > CACHE_SIZE) cacheDelete(cacheKeys().next().value as string);
-  return made;
+  apply(mapDelete, recent, [key]);
+  apply(mapSet, recent, [key, found]);
+  if (recent.size > CACHE_SIZE) apply(mapDelete, recent, [(apply(mapKeys, recent, []) as IterableIterator<string>).next().value]);
+  return found;
 }
 
 /** Locales as a key: a string, a list, or a wrapped Intl.Locale. */
@@ -73,8 +81,7 @@ function snapshot(options: unknown): { options: Record<string, unknown> | undefi
 }
 
 interface Wrapped {
-  readonly key: string;
-  readonly make: () => Real;
+  readonly real: Real;
   bound?: Map<string, Function>;
 }
 
@@ -87,8 +94,7 @@ function stateOf(self: unknown, name: string): Wrapped {
 }
 
 function realOf(self: unknown, name: string): Real {
-  const state = stateOf(self, name);
-  return real(state.key, state.make);
+  return stateOf(self, name).real;
 }
 
 /** Segments hold an ICU break iterator: the wrapper reads them once into the heap. */
@@ -113,11 +119,10 @@ function wrapConstructor(name: string, Real: RealConstructor): Function {
     const { options: plain, key: optionsKey } = snapshot(options);
     const localesArg = Array.isArray(locales) ? locales.map((locale) => (typeof locale === "object" && locale !== null ? String(locale) : locale)) : typeof locales === "object" && locales !== null ? String(locales) : locales;
     const key = `${name}\u0000${localesKey(localesArg)}\u0000${optionsKey}`;
-    const make = () => new Real(localesArg, plain);
-    // Made now, so bad locales or options throw here as the real constructor would.
-    real(key, make);
+    // Made (or found) now, so bad locales or options throw here as the real constructor would.
+    const made = real(key, () => new Real(localesArg, plain));
     const self = Object.create(wrapper.prototype) as object;
-    wrapped.set(self, { key, make });
+    wrapped.set(self, { real: made });
     return self;
   } as unknown as { prototype: object; supportedLocalesOf?: unknown };
   Object.defineProperty(wrapper, "name", { value: name });
@@ -143,8 +148,8 @@ function wrapConstructor(name: string, Real: RealConstructor): Function {
           state.bound ??= new Map();
           let fn = state.bound.get(String(property));
           if (!fn) {
-            const self = this;
-            fn = (...args: unknown[]) => (realOf(self, label)[property] as Function)(...args);
+            const bound = state.real[property] as Function;
+            fn = (...args: unknown[]) => bound(...args);
             state.bound.set(String(property), fn);
           }
           return fn;
