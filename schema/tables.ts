@@ -1,6 +1,6 @@
 // The database tables. drizzle-kit generates schema/migrations from this file.
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -205,3 +205,20 @@ export const runSteps = pgTable("run_steps", {
   preview: text("preview"),
   error: jsonb("error").$type<{ name: string; message: string }>(),
 }, (t) => [primaryKey({ columns: [t.runId, t.seq] })]);
+
+/**
+ * What makes the nodes on this database one cluster (src/cluster/identity.ts): one row, written
+ * by the first node. Never the key or the token themselves: a keyed hash of the master key that
+ * encrypts the secrets, and the SHA-256 of the admin token.
+ */
+export const clusterIdentity = pgTable("cluster_identity", {
+  /** Always true: the primary key and the check keep the table at one row. */
+  id: boolean("id").primaryKey().default(true),
+  /** HMAC-SHA256(master key, "isobox fingerprint"), hex; its first 16 characters are the key's fingerprint. */
+  masterKeyCheck: text("master_key_check").notNull(),
+  /** SHA-256 of the admin token, hex. */
+  adminTokenHash: text("admin_token_hash").notNull(),
+  createdAt: createdAt(),
+  /** When rotate-key last made another key the cluster's. */
+  keyChangedAt: timestamp("key_changed_at", { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [check("cluster_identity_one_row", sql`${t.id}`)]);

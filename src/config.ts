@@ -1,11 +1,17 @@
 // Configuration: one zod schema, and the one reader of process.env.
 import { z } from "zod";
+import { DEFAULT_DB_SCHEMA, schemaNameProblem } from "./db/storage-schema.ts";
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
 export const ConfigSchema = z.object({
   /** postgres://… to use a Postgres server; unset means embedded PGlite in dataDir. */
   databaseUrl: z.string().url().optional(),
+  /** The Postgres schema of Isobox's tables and migrations journal (never public). */
+  dbSchema: z.string().default(DEFAULT_DB_SCHEMA).superRefine((name, ctx) => {
+    const problem = schemaNameProblem(name);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
   dataDir: z.string().default("./.isobox"),
   host: z.string().default("0.0.0.0"),
   port: int(0).max(65535).default(8787),
@@ -73,6 +79,7 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 
 const ENV: Record<keyof Config, string> = {
   databaseUrl: "DATABASE_URL",
+  dbSchema: "ISOBOX_DB_SCHEMA",
   dataDir: "ISOBOX_DATA_DIR",
   host: "ISOBOX_HOST",
   port: "PORT",

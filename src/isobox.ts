@@ -3,7 +3,6 @@ import type { Hono } from "hono";
 import { IsolatePool } from "../sandbox/host/pool.ts";
 import { Fetcher, type Lookup } from "./capabilities/fetch.ts";
 import { PrivateAllowList } from "./capabilities/egress.ts";
-import { loadMasterKey } from "./capabilities/master-key.ts";
 import { SecretStore } from "./capabilities/secrets.ts";
 import { loadConfig, type Config, type ConfigInput } from "./config.ts";
 import { connect, type Db } from "./db/connect.ts";
@@ -22,7 +21,8 @@ import { Metrics } from "./telemetry/metrics.ts";
 import { Scheduler } from "./jobs/cron.ts";
 import { LiveLogs } from "./telemetry/live-logs.ts";
 import { startTracing } from "./telemetry/tracing.ts";
-import { ensureDataDirSecret, newAdminToken, type DataDirSecret } from "./tenancy/data-dir-secret.ts";
+import type { AdminToken } from "./cluster/admin-token.ts";
+import { joinCluster } from "./cluster/join.ts";
 import { ensureDefaultTenant } from "./tenancy/tenants.ts";
 import { TenantLimiter } from "./tenancy/quotas.ts";
 
@@ -39,8 +39,8 @@ export interface Isobox {
   deploy(tenant: string, name: string, input: DeployInput): Promise<Deployed>;
   readonly config: Config;
   readonly db: Db;
-  /** The admin token, and whether this start generated it. */
-  readonly adminToken: DataDirSecret;
+  /** The admin token: configured, in the data dir (and whether this start generated it), or the cluster's (no value: its first node set it). */
+  readonly adminToken: AdminToken;
   /** Waits for in-flight requests and job attempts (up to drainMs), returns unfinished jobs to the queue, flushes runs, closes the pool and the database. */
   close(): Promise<void>;
 }
@@ -51,12 +51,10 @@ const METRICS_QUEUE_ROWS = 1000;
 export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox> {
   const { lookup, ...overrides } = options;
   const config = loadConfig(overrides);
-  const adminToken = config.adminToken
-    ? { value: config.adminToken, file: "ISOBOX_ADMIN_TOKEN", created: false }
-    : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
-  const masterKey = await loadMasterKey(config.masterKey, config.dataDir);
   const flushTraces = await startTracing(config);
-  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema });
+  // The key and token come from the cluster's identity in the database (src/cluster/join.ts).
+  const { masterKey, adminToken, adminTokenHash } = await joinCluster(db, config).catch(async (error) => { await db.close(); throw error; });
   await ensureDefaultTenant(db.orm);
   const secrets = new SecretStore(db, masterKey.box);
   await secrets.start().catch(async (error) => { await db.close(); throw error; });
@@ -95,7 +93,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     maxSubrequests: config.maxSubrequests,
     services: (fn, traceId) => guestServices(db, fn, traceId),
   });
-  const auth = new Authenticator(db, adminToken.value);
+  const auth = new Authenticator(db, adminTokenHash);
   const notifier = new Notifier(db, fetcher, secrets);
   const runner = config.jobRunner ? new JobRunner({ db, registry, invoker, notifier, metrics }, {
     concurrency: config.jobConcurrency,

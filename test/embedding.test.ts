@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { TEST_MASTER_KEY } from "./helpers/box.ts";
+import { TEST_ADMIN_TOKEN, TEST_MASTER_KEY } from "./helpers/box.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -62,7 +62,7 @@ test("installed from the packed tarball, Isobox mounts in a host Hono app and it
     await writeFile(join(project, "main.js"), HOST_APP);
     const { stdout } = await run(process.execPath, ["--no-node-snapshot", "main.js"], {
       cwd: project,
-      env: { ...process.env, DATA_DIR: join(project, ".isobox"), ISOBOX_MASTER_KEY: TEST_MASTER_KEY },
+      env: { ...process.env, DATA_DIR: join(project, ".isobox"), ISOBOX_MASTER_KEY: TEST_MASTER_KEY, ISOBOX_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
     });
     const result = JSON.parse(stdout.trim().split("\n").pop()!);
     assert.deepEqual(result, {

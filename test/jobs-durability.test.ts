@@ -119,7 +119,8 @@ async function allSucceed(node: NodeProcess, fn: string, n: number, timeoutMs = 
  */
 async function inspectDatabase<T>(dataDir: string, databaseUrl: string | undefined, work: (query: (text: string, params?: unknown[]) => Promise<any[]>) => Promise<T>): Promise<T> {
   if (databaseUrl) {
-    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    // Isobox's tables are in its own schema (src/db/storage-schema.ts).
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connection: { search_path: "isobox" } });
     try {
       return await work((text, params = []) => sql.unsafe(text, params as any[]) as unknown as Promise<any[]>);
     } finally {
@@ -132,6 +133,7 @@ async function inspectDatabase<T>(dataDir: string, databaseUrl: string | undefin
     const { PGlite } = await import("@electric-sql/pglite");
     const db = await PGlite.create(copy);
     try {
+      await db.exec("set search_path to isobox");
       return await work(async (text, params = []) => (await db.query(text, params)).rows as any[]);
     } finally {
       await db.close();

@@ -250,7 +250,7 @@ describe("Metrics", () => {
       jobReads++;
       return { queued: [{ tenant: "a", function: "j", count: 4 }], queuedOther: 0, running: 1, oldestQueuedAgeSeconds: 0 };
     };
-    const isolates = () => ({ alive: 2, spare: 1, kills: { cpu: 1, memory: 0, wall: 2 } });
+    const isolates = () => ({ alive: 2, spare: 1, kills: { cpu: 1, memory: 0, wall: 2 }, stoppedWork: 3 });
     const [one, two] = [new Metrics({ isolates, jobs }), new Metrics({ isolates, jobs })];
     one.httpRequest("a", "f", 200, 0.002);
     one.httpRequest("a", "f", 500, 0.2, "ERR_FUNCTION_THREW");

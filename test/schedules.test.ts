@@ -183,7 +183,7 @@ test("two server processes on one Postgres: a per-second schedule runs once a se
     const db = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
     try {
       const rows = await db<{ at: string; status: string; n: number }[]>`
-        select (payload->>'scheduledTime')::bigint as at, status from jobs where function = 'ticker' and trigger = 'cron' order by 1`;
+        select (payload->>'scheduledTime')::bigint as at, status from isobox.jobs where function = 'ticker' and trigger = 'cron' order by 1`;
       const times = rows.map((row) => Number(row.at));
       // The first and last seconds may be cut by the deploy and the end of the window.
       const inner = times.slice(1, -1);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { createIsobox } from "../src/index.ts";
-import { json, startBox, TEST_MASTER_KEY, type TestBox } from "./helpers/box.ts";
+import { json, startBox, TEST_ADMIN_TOKEN, TEST_MASTER_KEY, type TestBox } from "./helpers/box.ts";
 
 const ENV_DUMP = `export default { fetch(request, env) {
   console.log("key is", env.API_KEY);
@@ -87,14 +87,14 @@ describe("secrets", () => {
 test("a wrong master key is a clear error at start, not garbage", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-key-"));
   try {
-    const first = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY });
+    const first = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY, adminToken: TEST_ADMIN_TOKEN });
     await first.db.rows(sql`insert into tenants (name) values ('key-check') on conflict do nothing`);
     const { SecretBox } = await import("../src/capabilities/secret-box.ts");
     await first.db.rows(sql`insert into secrets (tenant, name, ciphertext) values ('key-check', 'K', ${SecretBox.fromText(TEST_MASTER_KEY).encrypt("v", "key-check/K")}) on conflict do nothing`);
     await first.close();
     await assert.rejects(
-      createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: "0".repeat(64) }),
-      /Secrets were encrypted with master key [0-9a-f]{8}, but the configured ISOBOX_MASTER_KEY is [0-9a-f]{8}/,
+      createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: "0".repeat(64), adminToken: TEST_ADMIN_TOKEN }),
+      /ISOBOX_MASTER_KEY does not match this cluster: this node's key has fingerprint [0-9a-f]{16}, the cluster's is [0-9a-f]{16}/,
     );
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -1,16 +1,20 @@
 // Opens the database: embedded PGlite in the data dir by default, a Postgres server (postgres.js)
-// when a URL is given. Both get the same migrations and the same drizzle queries.
+// when a URL is given. Both get the same migrations and the same drizzle queries, all in Isobox's
+// own schema (src/db/storage-schema.ts): every connection's search_path is that schema alone.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { SQL } from "drizzle-orm";
 import * as tables from "../../schema/tables.ts";
+import { prepareStorage } from "./migrations.ts";
+import { assertSchemaName, DEFAULT_DB_SCHEMA, migrationLockOf } from "./storage-schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof tables>;
 
 export interface Db {
   readonly kind: "pglite" | "postgres";
+  /** The Postgres schema that holds Isobox's tables. */
+  readonly schema: string;
   readonly orm: Database;
   /** Rows of a raw statement, the same shape on both drivers. */
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
@@ -25,18 +29,24 @@ export interface Db {
 export interface ConnectOptions {
   databaseUrl?: string;
   dataDir: string;
+  /** Isobox's Postgres schema; default "isobox". */
+  schema?: string;
   /** Connections per process (Postgres only). */
   poolSize?: number;
 }
 
-const MIGRATIONS = fileURLToPath(new URL("../../schema/migrations", import.meta.url));
-/** Serialises migrations of processes starting at once against one server. */
-const MIGRATION_LOCK = 0x150b0c;
+/** A driver's Db, and how it holds a session-level advisory lock while `work` runs. */
+interface Driver extends Db {
+  locked<T>(key: [number, number], work: () => Promise<T>): Promise<T>;
+}
 
 export async function connect(options: ConnectOptions): Promise<Db> {
-  const db = options.databaseUrl ? await connectPostgres(options.databaseUrl, options.poolSize ?? 10) : await connectPglite(options.dataDir);
+  const schema = options.schema ?? DEFAULT_DB_SCHEMA;
+  assertSchemaName(schema);
+  const db = options.databaseUrl ? await connectPostgres(options.databaseUrl, schema, options.poolSize ?? 10) : await connectPglite(options.dataDir, schema);
   try {
-    await db.migrate();
+    // Serialises processes starting at once against one server; others wait, then find it done.
+    await db.locked(migrationLockOf(schema), () => prepareStorage(db));
   } catch (error) {
     await db.close();
     throw error;
@@ -125,19 +135,21 @@ function onDriverRejection(reason: unknown): void {
   if (process.listenerCount("unhandledRejection") === 1) throw reason;
 }
 
-async function connectPostgres(url: string, max: number): Promise<Db & { migrate(): Promise<void> }> {
+async function connectPostgres(url: string, schema: string, max: number): Promise<Driver> {
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
-  const { migrate } = await import("drizzle-orm/postgres-js/migrator");
   // JIT off: its compile time is what Isobox's short statements would pay. Once the jobs table
   // was analyzed mid-burst, the claim's estimated cost passed jit_above_cost and every claim of
   // 200 spent ~28 ms compiling a plan that runs in ~3 (20,000 jobs: 3,700 → 8,800 jobs/s).
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off" } });
+  // search_path as a startup parameter: every connection of the pool, the reserved and the
+  // LISTEN ones included, sees Isobox's schema only (and a schema created later).
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off", search_path: schema } });
   const untolerate = tolerateDriverRejections();
   const pgOrm = drizzle(retryingUnsent(client), { schema: tables });
   const orm = pgOrm as unknown as Database;
   return {
     kind: "postgres",
+    schema,
     orm,
     rows: async <T>(query: SQL) => (await orm.execute(query)) as unknown as T[],
     async listen(channel, onPayload) {
@@ -152,30 +164,32 @@ async function connectPostgres(url: string, max: number): Promise<Db & { migrate
       await client.end({ timeout: 5 });
       untolerate();
     },
-    async migrate() {
-      // One connection holds the lock for the whole migration; others wait, then find it done.
+    async locked(key, work) {
+      // One reserved connection holds the lock while the work runs on the pool's others.
       const lock = await client.reserve();
       try {
-        await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
-        await migrate(pgOrm, { migrationsFolder: MIGRATIONS });
+        await lock`select pg_advisory_lock(${key[0]}::int4, ${key[1]}::int4)`;
+        return await work();
       } finally {
-        await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+        await lock`select pg_advisory_unlock(${key[0]}::int4, ${key[1]}::int4)`.catch(() => {});
         lock.release();
       }
     },
   };
 }
 
-async function connectPglite(dataDir: string): Promise<Db & { migrate(): Promise<void> }> {
+async function connectPglite(dataDir: string, schema: string): Promise<Driver> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
-  const { migrate } = await import("drizzle-orm/pglite/migrator");
   const dir = join(dataDir, "pgdata");
   await mkdir(dir, { recursive: true });
   const client = await PGlite.create(dir);
+  // PGlite is one session: set once, before any statement, the setting holds for all of them.
+  await client.exec(`set search_path to "${schema}"`);
   const orm = drizzle(client, { schema: tables });
   return {
     kind: "pglite",
+    schema,
     orm: orm as unknown as Database,
     rows: async <T>(query: SQL) => ((await orm.execute(query)) as unknown as { rows: T[] }).rows,
     listen: (channel, onPayload) => client.listen(channel, onPayload),
@@ -184,6 +198,14 @@ async function connectPglite(dataDir: string): Promise<Db & { migrate(): Promise
     },
     ping: async (timeoutMs = 2000) => (await withTimeout(client.query("select 1").then(() => true, () => false), timeoutMs)) ?? false,
     close: () => client.close(),
-    migrate: () => migrate(orm, { migrationsFolder: MIGRATIONS }),
+    async locked(key, work) {
+      // One process owns a PGlite database; the lock is taken anyway, so both drivers run the same steps.
+      await client.query("select pg_advisory_lock($1::int4, $2::int4)", key);
+      try {
+        return await work();
+      } finally {
+        await client.query("select pg_advisory_unlock($1::int4, $2::int4)", key).catch(() => {});
+      }
+    },
   };
 }

@@ -1,4 +1,4 @@
-// Who is calling: the admin (the node's admin token) or a tenant (one of its API keys).
+// Who is calling: the admin (the cluster's admin token) or a tenant (one of its API keys).
 import type { Context, MiddlewareHandler } from "hono";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
@@ -14,18 +14,23 @@ const KEY_CACHE_MAX = 10_000;
 export class Authenticator {
   private readonly cache = new Map<string, { tenant: string | undefined; expires: number }>();
   private readonly db: Db;
-  private readonly adminToken: string;
+  private readonly adminTokenHash: string;
 
-  constructor(db: Db, adminToken: string) {
+  /**
+   * `adminTokenHash`: the SHA-256 (hex) of the cluster's admin token, as the cluster stores it
+   * (src/cluster/identity.ts): a node that joined without a token of its own knows nothing more.
+   */
+  constructor(db: Db, adminTokenHash: string) {
     this.db = db;
-    this.adminToken = adminToken;
+    this.adminTokenHash = adminTokenHash;
   }
 
   /** The principal of a request, or undefined when it carries no valid credentials. */
   async principal(authorization: string | undefined): Promise<Principal | undefined> {
     const token = bearerToken(authorization);
     if (!token) return undefined;
-    if (sameSecret(token, this.adminToken)) return { kind: "admin" };
+    // Constant time: the token's hash against the cluster's.
+    if (sameSecret(sha256Hex(token), this.adminTokenHash)) return { kind: "admin" };
     const tenant = await this.tenantOf(token);
     return tenant ? { kind: "tenant", tenant } : undefined;
   }

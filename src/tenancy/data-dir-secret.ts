@@ -1,7 +1,8 @@
-// Secrets the node generates on first start and keeps in the data dir with mode 0600
-// (the admin token; later the master key).
+// Secrets a node keeps in its data dir with mode 0600: the admin token and the master key it
+// generated on the first start of a cluster. A node that joins an existing cluster generates
+// neither (src/cluster/join.ts): it reads what its data dir holds, if anything.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface DataDirSecret {
@@ -22,10 +23,30 @@ export async function ensureDataDirSecret(dataDir: string, name: string, generat
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
+  const existing = await readDataDirSecret(dataDir, name);
+  if (!existing) throw new Error(`${file} disappeared while this node read it; start again`);
+  return existing;
+}
+
+/** The secret in the data dir, or undefined when there is none (nothing is generated). */
+export async function readDataDirSecret(dataDir: string, name: string): Promise<DataDirSecret | undefined> {
+  const file = join(dataDir, name);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
   await chmod(file, 0o600);
-  const existing = (await readFile(file, "utf8")).trim();
-  if (!existing) throw new Error(`${file} is empty; delete it to generate a new one`);
-  return { value: existing, file, created: false };
+  const value = text.trim();
+  if (!value) throw new Error(`${file} is empty; delete it to generate a new one`);
+  return { value, file, created: false };
+}
+
+/** Deletes a secret this start generated and the cluster refused: it never protected anything. */
+export async function discardCreated(secret: DataDirSecret | undefined): Promise<void> {
+  if (secret?.created) await rm(secret.file, { force: true });
 }
 
 export function newAdminToken(): string {

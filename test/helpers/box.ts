@@ -10,6 +10,8 @@ import { createIsobox, type Isobox, type IsoboxOptions } from "../../src/index.t
 
 /** Every test node shares one master key: on a shared Postgres, secrets outlive a node. */
 export const TEST_MASTER_KEY = process.env.ISOBOX_MASTER_KEY ?? "7e57".repeat(16);
+/** And one admin token: the nodes on one database are one cluster, with the token of its first node. */
+export const TEST_ADMIN_TOKEN = process.env.ISOBOX_ADMIN_TOKEN ?? `isa_test_${"7e57".repeat(8)}`;
 
 export interface TestBox {
   box: Isobox;
@@ -27,13 +29,13 @@ export interface TestBox {
 
 export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-test-"));
-  const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY, spareIsolates: 1, ...options });
+  const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY, adminToken: TEST_ADMIN_TOKEN, spareIsolates: 1, ...options });
   const server: ServerType = await new Promise((resolve) => {
     // Keep Node's own Request/Response globals: tests compare against them.
     const s = serve({ fetch: box.app.fetch, port: 0, hostname: "127.0.0.1", overrideGlobalObjects: false }, () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const admin = box.adminToken.value;
+  const admin = box.adminToken.value ?? options.adminToken ?? TEST_ADMIN_TOKEN;
   const api: TestBox["api"] = async (method, path, body, token = admin) => {
     const response = await fetch(url + path, {
       method,

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { TEST_MASTER_KEY } from "./box.ts";
+import { TEST_ADMIN_TOKEN, TEST_MASTER_KEY } from "./box.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/isobox.js", import.meta.url));
 
@@ -57,8 +57,10 @@ export async function startNode(args: string[] = [], env: Record<string, string>
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), "isobox-proc-"));
   const port = await freePort();
+  // The admin token is set, not generated: on a shared database the cluster's is the one that works.
+  const childEnv = { ...process.env, ISOBOX_DATA_DIR: dataDir, ISOBOX_HOST: "127.0.0.1", ISOBOX_MASTER_KEY: TEST_MASTER_KEY, ISOBOX_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env };
   const child = spawn(process.execPath, ["--no-node-snapshot", BIN, "start", "--port", String(port), ...args], {
-    env: { ...process.env, ISOBOX_DATA_DIR: dataDir, ISOBOX_HOST: "127.0.0.1", ISOBOX_MASTER_KEY: TEST_MASTER_KEY, ...env },
+    env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -71,7 +73,7 @@ export async function startNode(args: string[] = [], env: Record<string, string>
     if (child.exitCode !== null || i > 300) throw new Error(`isobox start did not come up:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
+  const token = childEnv.ISOBOX_ADMIN_TOKEN || (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
   const workerPids = () => {
     try {
       return execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).split("\n").map((s) => Number(s.trim())).filter(Boolean);
