@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Sandbox } from "../sandbox/host/sandbox.ts";
 import { createIsobox, type Isobox } from "../src/index.ts";
 import { median } from "./load.ts";
+import { BENCH_ADMIN_TOKEN, BENCH_MASTER_KEY } from "./cluster-keys.ts";
 
 export interface DensityMeasure {
   functions: number;
@@ -93,7 +94,7 @@ async function measure(box: Isobox, functions: number): Promise<DensityMeasure> 
 const functions = Number(process.argv[2]);
 const dataDir = await mkdtemp(join(tmpdir(), "isobox-bench-density-"));
 // Successful runs unrecorded: the run store's growth is not an isolate's cost.
-const box = await createIsobox({ dataDir, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate: 0 });
+const box = await createIsobox({ dataDir, masterKey: BENCH_MASTER_KEY, adminToken: BENCH_ADMIN_TOKEN, httpRunSampleRate: 0 });
 try {
   process.stdout.write(JSON.stringify(await measure(box, functions)));
 } finally {

@@ -20,6 +20,7 @@ import { createIsobox, type Isobox } from "../src/index.ts";
 import { median, percentile, table } from "./load.ts";
 import { BENCH_DIR } from "./peers.ts";
 import { scratchDatabase, SERVER } from "./postgres.ts";
+import { BENCH_ADMIN_TOKEN, BENCH_MASTER_KEY } from "./cluster-keys.ts";
 
 export interface JobsBenchOptions {
   /** No-op jobs in the throughput run. */
@@ -49,7 +50,6 @@ const POLL_SHARE = 200;
 /** Parallel API calls while pre-filling the Isobox queue. */
 const ENQUEUE_PARALLEL = 64;
 const NOOP = `export default { job(payload) { return Date.now() } }`;
-const MASTER_KEY = process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16);
 
 
 /** Polls `done` until it is true; returns Date.now() when it first was. */
@@ -79,7 +79,7 @@ async function isoboxBox(dataDir: string, databaseUrl: string | undefined, jobRu
   const saved = process.env.DATABASE_URL;
   if (!databaseUrl) delete process.env.DATABASE_URL;
   try {
-    return await createIsobox({ dataDir, databaseUrl, masterKey: MASTER_KEY, jobRunner, jobConcurrency: concurrency });
+    return await createIsobox({ dataDir, databaseUrl, masterKey: BENCH_MASTER_KEY, adminToken: BENCH_ADMIN_TOKEN, jobRunner, jobConcurrency: concurrency });
   } finally {
     if (saved !== undefined) process.env.DATABASE_URL = saved;
   }
@@ -88,7 +88,7 @@ async function isoboxBox(dataDir: string, databaseUrl: string | undefined, jobRu
 async function enqueueApi(box: Isobox, payload: unknown): Promise<string> {
   const response = await box.fetch(new Request("http://bench/api/tenants/default/functions/noop/jobs", {
     method: "POST",
-    headers: { authorization: `Bearer ${box.adminToken.value}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, "content-type": "application/json" },
     body: JSON.stringify({ payload }),
   }));
   if (response.status !== 202) throw new Error(`bench jobs: enqueue answered ${response.status} ${await response.text()}`);

@@ -14,6 +14,7 @@ import { ensurePeers } from "./peers.ts";
 import { workerdPackage } from "./workerd.ts";
 import { scratchDatabase } from "./postgres.ts";
 import { randomBytes } from "node:crypto";
+import { BENCH_ADMIN_TOKEN, BENCH_MASTER_KEY } from "./cluster-keys.ts";
 
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
@@ -25,7 +26,7 @@ async function box(httpRunSampleRate: number, databaseUrl = process.env.DATABASE
   const dataDir = await mkdtemp(join(tmpdir(), "isobox-bench-"));
   dirs.push(dataDir);
   // On a shared Postgres each node needs the same master key.
-  return createIsobox({ dataDir, databaseUrl, masterKey: process.env.ISOBOX_MASTER_KEY ?? "be1c".repeat(16), httpRunSampleRate, maxIsolates });
+  return createIsobox({ dataDir, databaseUrl, masterKey: BENCH_MASTER_KEY, adminToken: BENCH_ADMIN_TOKEN, httpRunSampleRate, maxIsolates });
 }
 
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, workerd ${workerdPackage().version}, ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`);

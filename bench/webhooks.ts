@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import type { Isobox } from "../src/index.ts";
 import { median, table } from "./load.ts";
+import { BENCH_ADMIN_TOKEN, BENCH_MASTER_KEY } from "./cluster-keys.ts";
 
 const run = promisify(execFile);
 const LOADER = fileURLToPath(new URL("./webhook-load.ts", import.meta.url));
@@ -29,7 +30,7 @@ async function load(url: string, connections: number, seconds: number) {
 /** Deploys the receiving function with its secret; returns the intake URL once served. */
 async function receiver(box: Isobox): Promise<{ close(): void; url: string }> {
   const secret = await box.fetch(new Request("http://box/api/tenants/default/secrets/BENCH_HOOK_SECRET", {
-    method: "PUT", headers: { authorization: `Bearer ${box.adminToken.value}`, "content-type": "application/json" }, body: JSON.stringify({ value: SECRET }),
+    method: "PUT", headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ value: SECRET }),
   }));
   if (!secret.ok) throw new Error(`cannot set the webhook secret: ${await secret.text()}`);
   await box.deploy("default", "hook", {

@@ -1,6 +1,7 @@
 // Public exports only.
 export { createIsobox } from "./isobox.ts";
 export type { Isobox, IsoboxOptions } from "./isobox.ts";
+export type { AdminToken } from "./cluster/admin-token.ts";
 export type { DeployInput, Deployed } from "./functions/deploy.ts";
 export type { Manifest } from "./functions/manifest.ts";
 export { IsoboxError } from "./errors.ts";

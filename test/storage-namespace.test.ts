@@ -222,6 +222,17 @@ test("a custom schema name works, and two installations with different names in 
     assert.equal(second.db.schema, "isobox_two");
     const schemas = await rows<{ schema: string }>(second, "select table_schema as schema from information_schema.tables where table_name = 'tenants' order by 1");
     assert.deepEqual(schemas.map((r) => r.schema), ["isobox_one", "isobox_two"], "no tenants table in public or isobox");
+    if (concurrent) {
+      // Channels belong to the database: each installation hears only its own.
+      const heard: string[] = [];
+      const unlisten = await second.db.listen("logs", (payload) => heard.push(payload));
+      await first.db.notify("logs", "one's line");
+      await second.db.notify("logs", "two's line");
+      for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await unlisten();
+      assert.deepEqual(heard, ["two's line"]);
+    }
   } finally {
     await second.close();
   }
@@ -236,7 +247,7 @@ test("a custom schema name works, and two installations with different names in 
 test("ISOBOX_DB_SCHEMA must be a plain identifier and not public", () => {
   assert.equal(loadConfig({}, {}).dbSchema, "isobox");
   assert.equal(loadConfig({}, { ISOBOX_DB_SCHEMA: "agents_runtime" }).dbSchema, "agents_runtime");
-  for (const bad of ["public", "Isobox", "my-schema", "1st", "pg_isobox", "drizzle", "a".repeat(64)]) {
+  for (const bad of ["public", "Isobox", "my-schema", "1st", "pg_isobox", "drizzle", "a".repeat(41)]) {
     assert.throws(() => loadConfig({}, { ISOBOX_DB_SCHEMA: bad }), /Invalid configuration ISOBOX_DB_SCHEMA/, bad);
   }
 });

@@ -6,7 +6,7 @@ import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { SecretBox, WrongMasterKey } from "./secret-box.ts";
 
-export const SECRETS_CHANNEL = "isobox_secrets";
+export const SECRETS_CHANNEL = "secrets";
 export const MAX_SECRET_BYTES = 64 * 1024;
 const TTL_MS = 30_000;
 

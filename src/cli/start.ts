@@ -11,7 +11,7 @@ import { serve } from "@hono/node-server";
 import { loadConfig, type ConfigInput } from "../config.ts";
 import { createIsobox } from "../isobox.ts";
 import { joinNodeMetrics, relayNodeMetrics } from "../telemetry/cluster-metrics.ts";
-import { ensureDataDirSecret, newAdminToken } from "../tenancy/data-dir-secret.ts";
+import type { AdminToken } from "../cluster/admin-token.ts";
 import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
 import { output } from "./output.ts";
@@ -41,7 +41,6 @@ async function supervise(options: StartOptions): Promise<void> {
   // PGlite lives inside one process: the embedded database allows one worker.
   const workers = embedded ? 1 : config.workers || availableParallelism();
   if (embedded && config.workers > 1) console.error(`isobox: the embedded database serves one worker; set DATABASE_URL for ${config.workers}`);
-  const token = config.adminToken ? undefined : await ensureDataDirSecret(config.dataDir, "admin-token", newAdminToken);
 
   let stopping = false;
   const deaths: number[] = [];
@@ -71,20 +70,25 @@ async function supervise(options: StartOptions): Promise<void> {
   });
 
   const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host}:${config.port}`;
-  let announced = false;
   cluster.on("listening", (worker: Worker) => {
     serving.add(worker);
     failedStarts = 0;
-    if (announced) return;
+  });
+  // The first worker to serve names the cluster's admin token (it may be the one generating it);
+  // the others start after it.
+  let announced = false;
+  cluster.on("message", (_worker: Worker, message: { isoboxAdminToken?: AdminToken }) => {
+    const token = message?.isoboxAdminToken;
+    if (!token || announced) return;
     announced = true;
     console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
-    if (!token) console.log("Admin token: ISOBOX_ADMIN_TOKEN");
-    else if (token.created) console.log(`Admin token (shown once, saved in ${token.file}): ${token.value}`);
-    else console.log(`Admin token: in ${token.file}`);
-    if (demo) void deployExamples(url, token?.value ?? config.adminToken!);
+    console.log(adminTokenLine(token));
+    for (let i = 1; i < workers; i++) fork();
+    if (demo && token.value) void deployExamples(url, token.value);
+    else if (demo) console.error("isobox: --demo needs the admin token: set ISOBOX_ADMIN_TOKEN to the cluster's");
   });
   relayNodeMetrics((worker) => serving.has(worker));
-  for (let i = 0; i < workers; i++) fork();
+  fork();
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -101,6 +105,12 @@ async function supervise(options: StartOptions): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+}
+
+function adminTokenLine(token: AdminToken): string {
+  if (token.kind === "configured") return "Admin token: ISOBOX_ADMIN_TOKEN";
+  if (token.kind === "cluster") return "Admin token: the cluster's (set by its first node)";
+  return token.created ? `Admin token (shown once, saved in ${token.file}): ${token.value}` : `Admin token: in ${token.file}`;
 }
 
 async function deployExamples(url: string, token: string): Promise<void> {
@@ -128,6 +138,7 @@ async function runWorker(options: StartOptions): Promise<void> {
     process.exit(1);
   }
   const server = serve({ fetch: box.app.fetch, port: box.config.port, hostname: box.config.host });
+  server.once("listening", () => process.send?.({ isoboxAdminToken: box.adminToken }));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -7,7 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { SQL } from "drizzle-orm";
 import * as tables from "../../schema/tables.ts";
 import { prepareStorage } from "./migrations.ts";
-import { assertSchemaName, DEFAULT_DB_SCHEMA, migrationLockOf } from "./storage-schema.ts";
+import { assertSchemaName, channelOf, DEFAULT_DB_SCHEMA, migrationLockOf } from "./storage-schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof tables>;
 
@@ -18,9 +18,11 @@ export interface Db {
   readonly orm: Database;
   /** Rows of a raw statement, the same shape on both drivers. */
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
-  /** Subscribes to NOTIFY on a channel; resolves to the unsubscribe function. */
+  /** Subscribes to NOTIFY on one of this installation's channels (see `channel`); resolves to the unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
+  /** The database-wide name of this installation's channel `name`, for pg_notify in SQL. */
+  channel(name: string): string;
   /** True when the database answers within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -153,12 +155,13 @@ async function connectPostgres(url: string, schema: string, max: number): Promis
     orm,
     rows: async <T>(query: SQL) => (await orm.execute(query)) as unknown as T[],
     async listen(channel, onPayload) {
-      const { unlisten } = await client.listen(channel, onPayload, () => {});
+      const { unlisten } = await client.listen(channelOf(schema, channel), onPayload, () => {});
       return unlisten;
     },
     async notify(channel, payload) {
-      await client.notify(channel, payload);
+      await client.notify(channelOf(schema, channel), payload);
     },
+    channel: (name) => channelOf(schema, name),
     ping: async (timeoutMs = 2000) => (await withTimeout(client`select 1`.then(() => true, () => false), timeoutMs)) ?? false,
     close: async () => {
       await client.end({ timeout: 5 });
@@ -192,10 +195,11 @@ async function connectPglite(dataDir: string, schema: string): Promise<Driver> {
     schema,
     orm: orm as unknown as Database,
     rows: async <T>(query: SQL) => ((await orm.execute(query)) as unknown as { rows: T[] }).rows,
-    listen: (channel, onPayload) => client.listen(channel, onPayload),
+    listen: (channel, onPayload) => client.listen(channelOf(schema, channel), onPayload),
     async notify(channel, payload) {
-      await client.query("select pg_notify($1, $2)", [channel, payload]);
+      await client.query("select pg_notify($1, $2)", [channelOf(schema, channel), payload]);
     },
+    channel: (name) => channelOf(schema, name),
     ping: async (timeoutMs = 2000) => (await withTimeout(client.query("select 1").then(() => true, () => false), timeoutMs)) ?? false,
     close: () => client.close(),
     async locked(key, work) {

@@ -9,8 +9,11 @@ export const DEFAULT_DB_SCHEMA = "isobox";
 /** drizzle's default journal table name, kept in Isobox's schema. */
 export const JOURNAL_TABLE = "__drizzle_migrations";
 
-/** Needs no quoting in search_path or SQL, and fits Postgres' 63-byte identifiers. */
-const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * Needs no quoting in search_path or SQL, and leaves room in Postgres' 63-byte identifiers for
+ * the notification channels named after it (channelOf).
+ */
+const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]{0,39}$/;
 
 /**
  * Schemas Isobox must not take: `public` is the apps' own; `drizzle` holds drizzle's default
@@ -21,7 +24,7 @@ const TAKEN = /^(public|drizzle|information_schema|pg_.*)$/;
 
 /** Why `name` cannot be Isobox's schema, or undefined when it can. */
 export function schemaNameProblem(name: string): string | undefined {
-  if (!PLAIN_IDENTIFIER.test(name)) return "must be a plain identifier: lowercase letters, digits and _, not starting with a digit, at most 63 characters";
+  if (!PLAIN_IDENTIFIER.test(name)) return "must be a plain identifier: lowercase letters, digits and _, not starting with a digit, at most 40 characters";
   if (TAKEN.test(name)) return `must not be ${name}: public and drizzle are other apps' schemas, information_schema and pg_* the server's`;
   return undefined;
 }
@@ -37,4 +40,13 @@ const MIGRATION_LOCK_CLASS = 0x150b0c;
 /** The (class, object) pair of pg_advisory_lock(int4, int4) that serialises migrations of one schema. */
 export function migrationLockOf(schema: string): [number, number] {
   return [MIGRATION_LOCK_CLASS, createHash("sha256").update(schema).digest().readInt32BE(0)];
+}
+
+/**
+ * A notification channel of this installation: LISTEN/NOTIFY channels belong to the database,
+ * not a schema, so two installations in one database must not hear each other's (a follower of
+ * one's logs would see the other's lines). The default schema's are isobox_jobs, isobox_logs, ...
+ */
+export function channelOf(schema: string, name: string): string {
+  return `${schema}_${name}`;
 }

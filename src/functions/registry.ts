@@ -8,7 +8,7 @@ import { secretNames, type Manifest, type ResolvedLimits } from "./manifest.ts";
 import { getFunction, getVersion } from "./store.ts";
 import { StackMapper } from "./source-map.ts";
 
-export const FUNCTIONS_CHANNEL = "isobox_functions";
+export const FUNCTIONS_CHANNEL = "functions";
 
 export interface ActiveFunction {
   tenant: string;

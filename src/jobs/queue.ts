@@ -5,9 +5,9 @@ import type { JobStatus } from "../../schema/tables.ts";
 import type { Db } from "../db/connect.ts";
 
 /** NOTIFY channel that wakes idle runners when a job is due now. */
-export const JOBS_CHANNEL = "isobox_jobs";
+export const JOBS_CHANNEL = "jobs";
 /** NOTIFY channel that tells the runner holding a job that it was cancelled. */
-export const CANCEL_CHANNEL = "isobox_jobs_cancel";
+export const CANCEL_CHANNEL = "jobs_cancel";
 
 export interface JobError {
   code: string;
@@ -93,7 +93,7 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<{ id: string; sta
       on conflict (tenant, function, key) where key is not null do nothing
       returning id, status
     )
-    select id, status, case when ${job.delayMs}::float8 = 0 then pg_notify(${JOBS_CHANNEL}, '') end as woke from inserted`);
+    select id, status, case when ${job.delayMs}::float8 = 0 then pg_notify(${db.channel(JOBS_CHANNEL)}, '') end as woke from inserted`);
   if (inserted) return { id: inserted.id, status: inserted.status, created: true };
   const [existing] = await db.rows<{ id: string; status: JobStatus }>(sql`
     select id, status from jobs where tenant = ${job.tenant} and function = ${job.function} and key = ${job.key ?? null}`);
@@ -184,7 +184,7 @@ export async function finishAttempt(db: Db, worker: string, id: string, outcome:
       break;
     case "released":
       rows = await db.rows(sql`update jobs set status = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(), ${unlocked} ${owned}
-        returning pg_notify(${JOBS_CHANNEL}, '')`);
+        returning pg_notify(${db.channel(JOBS_CHANNEL)}, '')`);
       break;
   }
   return rows.length > 0;
@@ -350,7 +350,7 @@ export async function cancelJob(db: Db, tenant: string, id: string): Promise<Job
     update jobs set status = 'cancelled', finished_at = now(), locked_by = null, locked_until = null,
       error = jsonb_build_object('code', 'ERR_CANCELLED', 'message', 'The job was cancelled')
     where tenant = ${tenant} and id = ${id} and status in ('queued', 'running')
-    returning ${COLUMNS}, pg_notify(${CANCEL_CHANNEL}, id)`);
+    returning ${COLUMNS}, pg_notify(${db.channel(CANCEL_CHANNEL)}, id)`);
   return row ? toJob(row) : undefined;
 }
 
@@ -359,7 +359,7 @@ export async function retryJob(db: Db, tenant: string, id: string): Promise<JobR
   const [row] = await db.rows(sql`
     update jobs set status = 'queued', attempts = 0, run_at = now(), error = null, result = null, finished_at = null, notified_at = null
     where tenant = ${tenant} and id = ${id} and status in ('failed', 'cancelled')
-    returning ${COLUMNS}, pg_notify(${JOBS_CHANNEL}, '')`);
+    returning ${COLUMNS}, pg_notify(${db.channel(JOBS_CHANNEL)}, '')`);
   return row ? toJob(row) : undefined;
 }
 
@@ -434,7 +434,7 @@ export async function acceptDelivery(db: Db, delivery: NewDelivery, job: NewJob)
       from event
       returning id
     )
-    select event.id as "eventId", job.id as "jobId", pg_notify(${JOBS_CHANNEL}, '') from event join job on true`);
+    select event.id as "eventId", job.id as "jobId", pg_notify(${db.channel(JOBS_CHANNEL)}, '') from event join job on true`);
   if (row) return { ...row, created: true };
   const [existing] = await db.rows<{ eventId: string; jobId: string }>(sql`
     select id as "eventId", job_id as "jobId" from webhook_events

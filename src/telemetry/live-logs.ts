@@ -5,8 +5,8 @@
 // nobody following costs nothing.
 import type { Db } from "../db/connect.ts";
 
-export const LOGS_CHANNEL = "isobox_logs";
-export const FOLLOW_CHANNEL = "isobox_logs_follow";
+export const LOGS_CHANNEL = "logs";
+export const FOLLOW_CHANNEL = "logs_follow";
 
 export interface LiveLine {
   runId: string;
