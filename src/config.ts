@@ -48,6 +48,8 @@ export const ConfigSchema = z.object({
   quotaConcurrency: int(0).optional(),
   quotaRequestsPerSecond: z.coerce.number().min(0).optional(),
   quotaCpuMsPerMinute: int(0).optional(),
+  /** Schedules a tenant may have over all its functions, when its quotas set none. */
+  quotaSchedules: int(0).default(1000),
   /** OpenTelemetry: the standard variables; traces are exported only when an endpoint or OTEL_TRACES_EXPORTER=otlp is set. */
   otelEndpoint: z.string().url().optional(),
   otelTracesEndpoint: z.string().url().optional(),
@@ -103,6 +105,7 @@ const ENV: Record<keyof Config, string> = {
   quotaConcurrency: "ISOBOX_QUOTA_CONCURRENCY",
   quotaRequestsPerSecond: "ISOBOX_QUOTA_REQUESTS_PER_SECOND",
   quotaCpuMsPerMinute: "ISOBOX_QUOTA_CPU_MS_PER_MINUTE",
+  quotaSchedules: "ISOBOX_QUOTA_SCHEDULES",
   otelEndpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
   otelTracesEndpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
   otelProtocol: "OTEL_EXPORTER_OTLP_PROTOCOL",

@@ -86,6 +86,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     concurrency: config.quotaConcurrency,
     requestsPerSecond: config.quotaRequestsPerSecond,
     cpuMsPerMinute: config.quotaCpuMsPerMinute,
+    schedules: config.quotaSchedules,
   }, config.quotaProcesses ?? 1);
   const invoker = new Invoker({
     pool, fetcher, recorder, secrets, limiter, liveLogs,
@@ -147,7 +148,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   return {
     app,
     fetch: (request) => Promise.resolve(app.fetch(request)),
-    deploy: (tenant, name, input) => deployFunction(db, registry, limiter, tenant, name, input),
+    deploy: (tenant, name, input) => deployFunction(db, registry, limiter, secrets, tenant, name, input),
     config,
     db,
     adminToken,

@@ -109,7 +109,7 @@ describe("examples", () => {
       webhooks: [{ name: "github", verify: { scheme: "github", secret: "GITHUB_WEBHOOK_SECRET" } }],
       schedules: [{ name: "digest", cron: "0 9 * * 1-5", timezone: "Europe/Berlin" }],
     }));
-    for (const [name, value] of [["GITHUB_WEBHOOK_SECRET", "gh-secret"], ["SLACK_WEBHOOK_URL", `http://127.0.0.1:${stubPort}/slack`]]) {
+    for (const [name, value] of [["GITHUB_WEBHOOK_SECRET", "gh-secret-for-the-triage-example"], ["SLACK_WEBHOOK_URL", `http://127.0.0.1:${stubPort}/slack`]]) {
       assert.equal((await cli(["secrets", "set", name], env, value)).code, 0);
     }
     assert.equal((await cli(["deploy", "examples/github-triage.ts", "--manifest", manifest], env)).code, 0);
@@ -122,7 +122,7 @@ describe("examples", () => {
     assert.match(schedules.stdout, /github-triage\.digest\s+0 9 \* \* 1-5 \(Europe\/Berlin\)\s+next 20\d\d-/);
 
     const body = JSON.stringify({ action: "opened", issue: { number: 42, title: "Crash on start", html_url: "https://github.com/o/r/issues/42" } });
-    const signature = `sha256=${createHmac("sha256", "gh-secret").update(body).digest("hex")}`;
+    const signature = `sha256=${createHmac("sha256", "gh-secret-for-the-triage-example").update(body).digest("hex")}`;
     const before = seen.length;
     const delivered = await fetch(hookUrl, { method: "POST", headers: { "x-hub-signature-256": signature, "x-github-delivery": "d-42", "x-github-event": "issues", "content-type": "application/json" }, body });
     assert.equal(delivered.status, 202);

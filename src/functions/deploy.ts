@@ -8,7 +8,10 @@ import { parseManifest, type Manifest } from "./manifest.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { FunctionRegistry } from "./registry.ts";
 import { getFunction, getVersion, insertVersion, listFunctions, setActiveVersion } from "./store.ts";
-import { replaceSchedules } from "../jobs/schedules.ts";
+import { countSchedules, replaceSchedules } from "../jobs/schedules.ts";
+import { isStorableText } from "../db/storable.ts";
+import type { SecretStore } from "../capabilities/secrets.ts";
+import { checkWebhookSecrets } from "../webhooks/secret-check.ts";
 
 export const MAX_CODE_BYTES = 10 * 1024 * 1024;
 
@@ -29,12 +32,16 @@ export function checkName(kind: "function" | "tenant", name: string): void {
   }
 }
 
-export async function deployFunction(db: Db, registry: FunctionRegistry, limiter: TenantLimiter, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
+export async function deployFunction(db: Db, registry: FunctionRegistry, limiter: TenantLimiter, secrets: SecretStore, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
   checkName("function", name);
   if (typeof input.code !== "string" || input.code.length === 0) throw new IsoboxError("ERR_BAD_REQUEST", "code: expected the module's source as a non-empty string");
   if (Buffer.byteLength(input.code) > MAX_CODE_BYTES) throw new IsoboxError("ERR_BODY_TOO_LARGE", `code: larger than ${MAX_CODE_BYTES} bytes`);
+  for (const [field, text] of [["code", input.code], ["sourceMap", input.sourceMap ?? ""]] as const) {
+    if (!isStorableText(text)) throw new IsoboxError("ERR_BAD_REQUEST", `${field}: holds a NUL character or a lone surrogate, which cannot be stored`, { details: { field } });
+  }
   const manifest = parseManifest(input.manifest);
   if (!(await getTenant(db.orm, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} does not exist`);
+  await checkWebhookSecrets(secrets, tenant, manifest);
   await checkQuotas(db, limiter, tenant, name, manifest);
   const problem = await checkModule(input.code, `file:///${tenant}/${name}.js`);
   if (problem) {
@@ -69,6 +76,13 @@ async function checkQuotas(db: Db, limiter: TenantLimiter, tenant: string, name:
     const existing = await listFunctions(db.orm, tenant);
     if (!existing.some((fn) => fn.name === name) && existing.length >= quotas.functions) {
       throw new IsoboxError("ERR_QUOTA_EXCEEDED", `Tenant ${tenant} has ${existing.length} functions, its quota`);
+    }
+  }
+  const schedules = manifest.schedules?.length ?? 0;
+  if (quotas.schedules !== undefined && schedules > 0) {
+    const others = await countSchedules(db, tenant, name);
+    if (others + schedules > quotas.schedules) {
+      throw new IsoboxError("ERR_QUOTA_EXCEEDED", `manifest.schedules: tenant ${tenant} may have at most ${quotas.schedules} schedules, and has ${others} in other functions`, { details: { field: "manifest.schedules" } });
     }
   }
 }

@@ -4,6 +4,8 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { isAllowRule } from "../capabilities/egress.ts";
 import { IsoboxError } from "../errors.ts";
+import { jsonProblem } from "../db/storable.ts";
+import { MAX_PAYLOAD_BYTES } from "../jobs/enqueue.ts";
 
 /** How secrets are named, in manifests and in the secrets API. */
 export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
@@ -12,6 +14,8 @@ export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
  * in "*", optionally led by methods ("GET,HEAD https://x.com/files/*").
  */
 const FETCH_RULE = /^([A-Z]+(,[A-Z]+)*\s+)?(https?:\/\/)?((\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?(\/[^\s]*)?$/i;
+
+const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 const Hosts = z.array(z.string().regex(FETCH_RULE, "expected a host name or URL prefix").refine(isAllowRule, "expected a host name or URL prefix")).max(100);
 
@@ -67,6 +71,10 @@ const Schedule = z.strictObject({
   /** Fires missed while no node ran: skip them, run the latest once, or all (at most 100). */
   missed: z.enum(["skip", "once", "all"]).optional(),
 }).superRefine((schedule, ctx) => {
+  // Every fire is a job: its payload is bounded as every job's is.
+  if (schedule.payload !== undefined && Buffer.byteLength(JSON.stringify(schedule.payload) ?? "") > MAX_PAYLOAD_BYTES) {
+    ctx.addIssue({ code: "custom", path: ["payload"], message: `larger than ${MAX_PAYLOAD_BYTES} bytes of JSON, the most a job's payload may hold` });
+  }
   if (schedule.timezone !== undefined && cronProblem("* * * * *", schedule.timezone)) {
     ctx.addIssue({ code: "custom", path: ["timezone"], message: `unknown time zone "${schedule.timezone}" (expected an IANA name such as "Europe/Berlin")` });
     return;
@@ -82,7 +90,7 @@ export const ManifestSchema = z.strictObject({
   secrets: Secrets.optional(),
   jobs: z.strictObject({
     maxAttempts: z.number().int().min(1).max(100).optional(),
-    backoff: z.strictObject({ baseMs: z.number().int().min(0).optional(), maxMs: z.number().int().min(0).optional() }).optional(),
+    backoff: z.strictObject({ baseMs: z.number().int().min(0).max(YEAR_MS).optional(), maxMs: z.number().int().min(0).max(YEAR_MS).optional() }).optional(),
     concurrency: z.number().int().min(1).max(10_000).optional(),
   }).optional(),
   schedules: z.array(Schedule).max(50).refine(uniqueNames, "two schedules with the same name").optional(),
@@ -110,15 +118,23 @@ export interface ResolvedLimits {
   jobWallMs: number;
 }
 
+/** Largest manifest, as JSON text. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024 * 2;
+
 export function parseManifest(input: unknown): Manifest {
+  const problem = jsonProblem(input);
+  if (problem) throw invalid(`manifest${problem.path}`, problem.problem);
+  if (Buffer.byteLength(JSON.stringify(input ?? {}) ?? "") > MAX_MANIFEST_BYTES) throw invalid("manifest", `larger than ${MAX_MANIFEST_BYTES} bytes of JSON`);
   const parsed = ManifestSchema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const unknownKey = issue.code === "unrecognized_keys";
   const path = unknownKey ? [...issue.path, issue.keys[0]] : issue.path;
-  const field = ["manifest", ...path.map(String)].join(".");
-  const message = unknownKey ? "unknown key" : issue.message;
-  throw new IsoboxError("ERR_INVALID_MANIFEST", `${field}: ${message}`, { details: { field } });
+  throw invalid(["manifest", ...path.map(String)].join("."), unknownKey ? "unknown key" : issue.message);
+}
+
+function invalid(field: string, message: string): IsoboxError {
+  return new IsoboxError("ERR_INVALID_MANIFEST", `${field}: ${message}`, { details: { field } });
 }
 
 /** Names of the secrets a manifest grants. */

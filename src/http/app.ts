@@ -17,6 +17,7 @@ import { runRoutes } from "./runs.ts";
 import { secretRoutes } from "./secrets.ts";
 import type { Services } from "./services.ts";
 import { tenantRoutes } from "./tenants.ts";
+import { storableRequestText } from "./request-text.ts";
 
 /** `around` runs first on every request (the embedder's request accounting). */
 export function createApp(services: Services, around: MiddlewareHandler): Hono {
@@ -29,9 +30,11 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   app.route("/", healthRoutes(services));
   app.route("/", metricsRoutes(services));
   app.route("/", invokeRoutes(services));
+  app.use("/hooks/*", storableRequestText);
   app.route("/", hookIntakeRoutes(services));
 
   const api = new Hono();
+  api.use("*", storableRequestText);
   api.route("/", openApiRoutes());
   api.use("*", requireAuth(services.auth));
   api.route("/tenants", tenantRoutes(services));

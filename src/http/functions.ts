@@ -17,7 +17,7 @@ export function functionRoutes(services: Services): Hono {
   app.put("/:name", async (c) => {
     const tenant = scopedTenant(c);
     const body = await readJson(c, DeployFunction);
-    const deployed = await deployFunction(db, registry, limiter, tenant, c.req.param("name"), body);
+    const deployed = await deployFunction(db, registry, limiter, services.secrets, tenant, c.req.param("name"), body);
     return c.json({ ...deployed, url: url(c, tenant, deployed.name) }, 201);
   });
 

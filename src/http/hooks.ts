@@ -7,7 +7,7 @@ import { IsoboxError } from "../errors.ts";
 import { listFunctions } from "../functions/store.ts";
 import { enqueue } from "../jobs/enqueue.ts";
 import { getEvent, listEvents, type EventRow } from "../webhooks/events.ts";
-import { MAX_WEBHOOK_BYTES, receive, storedHeaders, webhookPayload } from "../webhooks/intake.ts";
+import { MAX_WEBHOOK_BYTES, receive, storedHeaders, UNSTORED_HEADERS, webhookPayload } from "../webhooks/intake.ts";
 import { WebhookRejected } from "../webhooks/signature.ts";
 import { encodeCursor } from "../db/cursor.ts";
 import { scopedTenant } from "./auth.ts";
@@ -34,15 +34,39 @@ export function hookIntakeRoutes(services: Services): Hono {
     const name = c.req.param("function");
     const fn = await services.registry.get(tenant, name);
     if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
+    const headers = readHeaders(c);
     // An oversized body is refused like a bad signature: recorded, so the user sees why.
-    const body = await readBody(c.req.raw, MAX_WEBHOOK_BYTES).then(
+    const body = headers.refused ?? await readBody(c.req.raw, MAX_WEBHOOK_BYTES).then(
       (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       () => new WebhookRejected("ERR_BODY_TOO_LARGE", `The body is larger than ${MAX_WEBHOOK_BYTES} bytes`),
     );
-    const received = await receive(services.db, services.secrets, budget, fn, c.req.param("hook"), storedHeaders(c.req.raw.headers), body);
+    const received = await receive(services.db, services.secrets, budget, fn, c.req.param("hook"), headers.stored, body);
     return c.json({ eventId: received.eventId, jobId: received.jobId }, 202);
   });
   return app;
+}
+
+/**
+ * The delivery's headers as stored. Node's HTTP parser refuses NUL, CR and LF in a header value,
+ * but with its lenient parser (--insecure-http-parser) they arrive, and building the request's
+ * Headers then throws: such a delivery is refused (and recorded with the raw headers) rather than
+ * answered with a 500. Its body is not read: nothing about it can be verified.
+ */
+function readHeaders(c: Context): { stored: Record<string, string>; refused?: WebhookRejected } {
+  try {
+    return { stored: storedHeaders(c.req.raw.headers) };
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const raw = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders ?? [];
+    const stored: Record<string, string> = {};
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i].toLowerCase();
+      if (!UNSTORED_HEADERS.has(name)) stored[name] = raw[i + 1];
+    }
+    const bad = Object.keys(stored).find((name) => /[\0\r\n]/.test(stored[name]));
+    const which = bad === undefined ? "A header" : `The ${bad} header`;
+    return { stored, refused: new WebhookRejected("ERR_BAD_REQUEST", `${which} holds a NUL, CR or LF character, which HTTP does not allow in a header value`) };
+  }
 }
 
 function eventView(event: EventRow, full: boolean) {
@@ -57,6 +81,19 @@ function eventView(event: EventRow, full: boolean) {
     receivedAt: event.receivedAt.toISOString(),
     ...(full ? { headers: event.headers, ...(event.body === null ? {} : { body: event.body }) } : {}),
   };
+}
+
+/**
+ * An accepted event's payload, built again. Intake checked it; an event stored before a check
+ * existed may fail one now, which is a 409 for this event, not a 500.
+ */
+function replayPayload(headers: Record<string, string>, body: string): string {
+  try {
+    return webhookPayload(headers, body);
+  } catch (error) {
+    if (error instanceof WebhookRejected) throw new IsoboxError("ERR_CONFLICT", `The event cannot be replayed: ${error.message}`);
+    throw error;
+  }
 }
 
 export function webhookRoutes(services: Services): Hono {
@@ -106,7 +143,7 @@ export function webhookRoutes(services: Services): Hono {
     if (event.status !== "accepted" || event.body === null) throw new IsoboxError("ERR_CONFLICT", `Event ${event.id} was rejected (${event.reason?.code}); only accepted deliveries can be replayed`);
     const fn = await registry.get(tenant, event.function);
     if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${event.function}`);
-    const job = await enqueue(db, fn, webhookPayload(event.headers, event.body), { key: `webhook:${event.hook}:${event.deliveryId}:replay:${randomUUID()}` }, { trigger: "webhook" });
+    const job = await enqueue(db, fn, replayPayload(event.headers, event.body), { key: `webhook:${event.hook}:${event.deliveryId}:replay:${randomUUID()}` }, { trigger: "webhook" });
     return c.json({ eventId: event.id, jobId: job.id }, 202);
   });
 

@@ -8,6 +8,7 @@ import { IsoboxError } from "../errors.ts";
 import { toIsoboxError } from "./errors.ts";
 import { readBodyOf } from "./body.ts";
 import type { Services } from "./services.ts";
+import { NAME_PATTERN } from "../tenancy/tenants.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 const HEADER_GETTER: TextMapGetter<Headers> = {
@@ -27,7 +28,8 @@ async function invoke(services: Services, c: Context): Promise<Response> {
   const started = performance.now();
   const tenant = c.req.param("tenant")!;
   const name = c.req.param("function")!;
-  const fn = await services.registry.get(tenant, name);
+  // A name no function can have is not looked up (a NUL in it would reach SQL).
+  const fn = NAME_PATTERN.test(tenant) && NAME_PATTERN.test(name) ? await services.registry.get(tenant, name) : undefined;
   // Only functions that exist are counted: made-up names must not create metric series.
   if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
   try {

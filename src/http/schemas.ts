@@ -2,11 +2,12 @@
 import { z } from "zod";
 
 export const Quotas = z.strictObject({
-  functions: z.number().int().min(0).optional(),
-  memoryMb: z.number().int().min(0).optional(),
-  concurrency: z.number().int().min(0).optional(),
-  requestsPerSecond: z.number().min(0).optional(),
-  cpuMsPerMinute: z.number().int().min(0).optional(),
+  functions: z.number().int().min(0).max(1_000_000).optional(),
+  memoryMb: z.number().int().min(0).max(1_000_000).optional(),
+  concurrency: z.number().int().min(0).max(1_000_000).optional(),
+  requestsPerSecond: z.number().min(0).max(1_000_000).optional(),
+  cpuMsPerMinute: z.number().int().min(0).max(1_000_000_000).optional(),
+  schedules: z.number().int().min(0).max(1_000_000).optional(),
 });
 
 export const CreateTenant = z.strictObject({
@@ -24,7 +25,8 @@ export const DeployFunction = z.strictObject({
 
 export const SetSecret = z.strictObject({ value: z.string() });
 
-export const Rollback = z.strictObject({ version: z.number().int().min(1) });
+/** Versions are Postgres integers. */
+export const Rollback = z.strictObject({ version: z.number().int().min(1).max(2 ** 31 - 1) });
 
 export const RunsQuery = z.strictObject({
   function: z.string().optional(),

@@ -5,6 +5,7 @@ import { SECRET_NAME } from "../functions/manifest.ts";
 import type { SecretStore } from "../capabilities/secrets.ts";
 import type { Database } from "../db/connect.ts";
 import { getTenant } from "../tenancy/tenants.ts";
+import { checkSecretForHooks } from "../webhooks/secret-check.ts";
 import { scopedTenant } from "./auth.ts";
 import { readJson } from "./json.ts";
 import { SetSecret } from "./schemas.ts";
@@ -20,6 +21,8 @@ export function secretRoutes(store: SecretStore, db: Database): Hono {
     checkName(c.req.param("name"));
     const { value } = await readJson(c, SetSecret);
     if (!(await getTenant(db, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} does not exist`);
+    // A webhook that names this secret would refuse every delivery with an unusable key.
+    await checkSecretForHooks(db, tenant, c.req.param("name"), value);
     return c.json(await store.set(tenant, c.req.param("name"), value));
   });
 

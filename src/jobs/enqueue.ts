@@ -6,6 +6,7 @@ import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import type { ActiveFunction } from "../functions/registry.ts";
 import { enqueueJob, type JobRow } from "./queue.ts";
+import { isStorableText, jsonProblem } from "../db/storable.ts";
 
 /** Largest payload, as JSON text. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -14,7 +15,8 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 export const EnqueueOptionsSchema = z.strictObject({
   // cron: and webhook: keys belong to schedules' and deliveries' jobs.
-  key: z.string().min(1).max(256).refine((key) => !/^(cron|webhook):/.test(key), "keys starting with cron: or webhook: are reserved").optional(),
+  key: z.string().min(1).max(256).refine((key) => !/^(cron|webhook):/.test(key), "keys starting with cron: or webhook: are reserved")
+    .refine(isStorableText, "holds a NUL character or a lone surrogate, which cannot be stored").optional(),
   delayMs: z.number().int().min(0).max(YEAR_MS).optional(),
   maxAttempts: z.number().int().min(1).max(100).optional(),
   priority: z.number().int().min(-1000).max(1000).optional(),
@@ -41,6 +43,8 @@ export function payloadJson(payload: unknown, field = "payload"): string {
     throw new IsoboxError("ERR_BAD_REQUEST", `${field}: not JSON-serialisable (${(error as Error).message})`, { details: { field } });
   }
   if (json === undefined) throw new IsoboxError("ERR_BAD_REQUEST", `${field}: not a JSON value`, { details: { field } });
+  const problem = jsonProblem(payload);
+  if (problem) throw new IsoboxError("ERR_BAD_REQUEST", `${field}${problem.path}: ${problem.problem}`, { details: { field: `${field}${problem.path}` } });
   if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) {
     throw new IsoboxError("ERR_BODY_TOO_LARGE", `${field}: larger than ${MAX_PAYLOAD_BYTES} bytes of JSON`, { details: { field } });
   }

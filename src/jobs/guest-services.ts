@@ -7,6 +7,7 @@ import type { ActiveFunction } from "../functions/registry.ts";
 import { enqueue, EnqueueOptionsSchema, MAX_PAYLOAD_BYTES } from "./enqueue.ts";
 import { getJob, getSteps, saveStep, type JobRow, type StepRow } from "./queue.ts";
 import { jobView } from "./view.ts";
+import { isStorableJsonText, isStorableText, jsonTextDepth, MAX_JSON_DEPTH, storableJsonText, storableText } from "../db/storable.ts";
 
 /** Largest step result, as JSON text (the guest checks the same bound first). */
 export const MAX_STEP_RESULT_CHARS = 1024 * 1024;
@@ -28,7 +29,20 @@ function fail(message: string): never {
 
 function stepName(value: unknown): string {
   if (typeof value !== "string" || value.length === 0 || value.length > MAX_STEP_NAME) fail(`A step name must be a non-empty string of at most ${MAX_STEP_NAME} characters`);
+  if (!isStorableText(value)) fail("A step name must not hold a NUL character or a lone surrogate");
   return value;
+}
+
+/** JSON text the guest sends to be stored (a payload, a step's result), bounded, or a TypeError naming `what`. */
+function guestJson(text: string, what: string): string {
+  if (text.length > MAX_PAYLOAD_BYTES || Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) fail(`${what} is larger than ${MAX_PAYLOAD_BYTES} bytes of JSON`);
+  if (jsonTextDepth(text) > MAX_JSON_DEPTH) fail(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    JSON.parse(text);
+  } catch {
+    fail(`${what} is not JSON`);
+  }
+  return text;
 }
 
 export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attempt?: AttemptContext): ServiceHandler {
@@ -40,7 +54,9 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
     async enqueue(arg) {
       const { payload, options } = (arg ?? {}) as { payload?: unknown; options?: unknown };
       if (typeof payload !== "string") fail("ctx.enqueue: the payload must be JSON-serialisable");
-      if (payload.length > MAX_PAYLOAD_BYTES) fail(`ctx.enqueue: the payload is larger than ${MAX_PAYLOAD_BYTES} bytes of JSON`);
+      guestJson(payload, "ctx.enqueue: the payload");
+      // A payload is the guest's input to a job, refused as the API refuses it (a step's result is made storable).
+      if (!isStorableJsonText(payload)) fail("ctx.enqueue: the payload holds a NUL character or a lone surrogate, which cannot be stored");
       const parsed = EnqueueOptionsSchema.omit({ notify: true }).safeParse(Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined)));
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -51,7 +67,7 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
     },
 
     async getJob(arg) {
-      if (typeof arg !== "string" || arg.length > 100) fail("ctx.jobs.get: the id must be a job id string");
+      if (typeof arg !== "string" || arg.length > 100 || !isStorableText(arg)) fail("ctx.jobs.get: the id must be a job id string");
       const job = await getJob(db, fn.tenant, arg);
       // A function sees its own jobs only.
       if (!job || job.function !== fn.name) return null;
@@ -76,14 +92,16 @@ export function guestServices(db: Db, fn: ActiveFunction, traceId: string, attem
       if (end.value !== undefined && (typeof end.value !== "string" || end.value.length > MAX_STEP_RESULT_CHARS)) {
         fail(`Step "${name}": a step result may hold at most ${MAX_STEP_RESULT_CHARS} characters of JSON`);
       }
+      // Stored as the job's result is: a NUL or lone surrogate in it becomes U+FFFD.
+      const value = end.value === undefined ? undefined : storableJsonText(guestJson(end.value, `Step "${name}": its result`));
       const error = end.ok === true ? null : {
-        name: typeof end.error?.name === "string" ? end.error.name.slice(0, 100) : "Error",
-        message: typeof end.error?.message === "string" ? end.error.message.slice(0, 4000) : "",
+        name: storableText(typeof end.error?.name === "string" ? end.error.name.slice(0, 100) : "Error"),
+        message: storableText(typeof end.error?.message === "string" ? end.error.message.slice(0, 4000) : ""),
       };
       const startedAt = typeof end.startedAt === "number" && Number.isFinite(end.startedAt) ? new Date(end.startedAt) : new Date();
       const durationMs = typeof end.durationMs === "number" && Number.isFinite(end.durationMs) && end.durationMs >= 0 ? end.durationMs : 0;
       const saved = await saveStep(db, attempt.worker, {
-        jobId: attempt.job.id, name, kind: "run", status: error ? "failed" : "succeeded", result: error ? null : end.value ?? null,
+        jobId: attempt.job.id, name, kind: "run", status: error ? "failed" : "succeeded", result: error ? null : value ?? null,
         error, attempt: attempt.job.attempts, startedAt, durationMs,
       });
       if (!saved) fail(`Step "${name}": this attempt no longer holds the job (it was cancelled or its lease expired)`);

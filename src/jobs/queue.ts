@@ -3,6 +3,7 @@
 import { sql } from "drizzle-orm";
 import type { JobStatus } from "../../schema/tables.ts";
 import type { Db } from "../db/connect.ts";
+import { storableJson, storableJsonText } from "../db/storable.ts";
 
 /** NOTIFY channel that wakes idle runners when a job is due now. */
 export const JOBS_CHANNEL = "jobs";
@@ -88,7 +89,7 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<{ id: string; sta
   const [inserted] = await db.rows<{ id: string; status: JobStatus }>(sql`
     with inserted as (
       insert into jobs (id, tenant, function, trigger, payload, status, max_attempts, run_at, priority, key, concurrency, notify, trace_id)
-      values (${job.id}, ${job.tenant}, ${job.function}, ${job.trigger ?? "job"}, ${job.payload}::jsonb, 'queued', ${job.maxAttempts},
+      values (${job.id}, ${job.tenant}, ${job.function}, ${job.trigger ?? "job"}, ${storableJsonText(job.payload)}::jsonb, 'queued', ${job.maxAttempts},
         now() + ${job.delayMs}::float8 * interval '1 millisecond', ${job.priority}, ${job.key ?? null}, ${job.concurrency ?? null}, ${job.notify ?? null}, ${job.traceId})
       on conflict (tenant, function, key) where key is not null do nothing
       returning id, status
@@ -172,10 +173,10 @@ export async function finishAttempt(db: Db, worker: string, id: string, outcome:
       rows = await db.rows(sql`update jobs set status = 'succeeded', result = ${outcome.result}::jsonb, error = null, finished_at = now(), ${unlocked} ${owned} returning id`);
       break;
     case "failed":
-      rows = await db.rows(sql`update jobs set status = 'failed', error = ${JSON.stringify(outcome.error)}::jsonb, finished_at = now(), ${unlocked} ${owned} returning id`);
+      rows = await db.rows(sql`update jobs set status = 'failed', error = ${storableJson(outcome.error)}::jsonb, finished_at = now(), ${unlocked} ${owned} returning id`);
       break;
     case "retry":
-      rows = await db.rows(sql`update jobs set status = 'queued', error = ${JSON.stringify(outcome.error)}::jsonb,
+      rows = await db.rows(sql`update jobs set status = 'queued', error = ${storableJson(outcome.error)}::jsonb,
         run_at = now() + ${outcome.delayMs}::float8 * interval '1 millisecond', ${unlocked} ${owned} returning id`);
       break;
     case "sleep":
@@ -198,7 +199,7 @@ export async function finishAttempt(db: Db, worker: string, id: string, outcome:
 export async function completeJobs(db: Db, worker: string, done: { id: string; result: string; version: number }[]): Promise<Set<string>> {
   const rows = await db.rows<{ id: string }>(sql`
     update jobs set status = 'succeeded', result = r.result::jsonb, error = null, finished_at = now(), locked_by = null, locked_until = null, version = r.version
-    from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as r(id text, result text, version int)
+    from jsonb_to_recordset(${storableJson(done)}::jsonb) as r(id text, result text, version int)
     where jobs.id = r.id and jobs.status = 'running' and jobs.locked_by = ${worker}
     returning jobs.id`);
   return new Set(rows.map((row) => row.id));
@@ -391,7 +392,7 @@ export interface StepWrite {
 export async function saveStep(db: Db, worker: string, step: StepWrite): Promise<boolean> {
   const rows = await db.rows(sql`
     insert into job_steps (job_id, name, kind, status, result, error, attempt, started_at, duration_ms)
-    select ${step.jobId}, ${step.name}, ${step.kind}, ${step.status}, ${step.result}::jsonb, ${step.error ? JSON.stringify(step.error) : null}::jsonb,
+    select ${step.jobId}, ${step.name}, ${step.kind}, ${step.status}, ${step.result}::jsonb, ${step.error ? storableJson(step.error) : null}::jsonb,
       ${step.attempt}, ${step.startedAt.toISOString()}::timestamptz, ${step.durationMs}
     where exists (select 1 from jobs where id = ${step.jobId} and status = 'running' and locked_by = ${worker})
     on conflict (job_id, name) do update set status = excluded.status, result = excluded.result, error = excluded.error,

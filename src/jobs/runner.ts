@@ -16,6 +16,7 @@ import {
   type JobError, type JobRow, type Outcome,
 } from "./queue.ts";
 import { MAX_STEP_RESULT_CHARS } from "./guest-services.ts";
+import { isDataError, jsonProblem, MAX_JSON_DEPTH, storableJson } from "../db/storable.ts";
 import { deleteOldEvents } from "../webhooks/events.ts";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { jobTraceContext, tracer } from "../telemetry/tracing.ts";
@@ -321,12 +322,32 @@ export class JobRunner {
   }
 
   private async flushCompletions(): Promise<void> {
-    const batch = this.completions.splice(0);
+    await this.writeCompletions(this.completions.splice(0));
+  }
+
+  /**
+   * One statement for the batch; one the database refuses for its data (not its connection) is
+   * halved until the completion it refuses is alone, and that job fails with the reason: one
+   * tenant's result never holds up another tenant's jobs.
+   */
+  private async writeCompletions(batch: typeof this.completions): Promise<void> {
     try {
       const held = await completeJobs(this.db, this.worker, batch.map(({ id, result, version }) => ({ id, result, version })));
       for (const item of batch) item.written(held.has(item.id));
     } catch (error) {
-      for (const item of batch) item.failed(error);
+      if (!isDataError(error)) {
+        for (const item of batch) item.failed(error);
+        return;
+      }
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await this.writeCompletions(batch.slice(0, half));
+        await this.writeCompletions(batch.slice(half));
+        return;
+      }
+      const [item] = batch;
+      const message = `The job's result could not be stored: ${(error as Error).message}`.slice(0, 1000);
+      finishAttempt(this.db, this.worker, item.id, { kind: "failed", error: { code: "ERR_INTERNAL", message }, version: item.version }).then(item.written, item.failed);
     }
   }
 
@@ -352,9 +373,13 @@ export class JobRunner {
 }
 
 function succeeded(value: unknown, version: number): Outcome {
+  if (jsonProblem(value)?.kind === "depth") {
+    return { kind: "failed", error: { code: "ERR_FUNCTION_THREW", message: `The job's result nests deeper than ${MAX_JSON_DEPTH} levels` }, version };
+  }
   let result: string | undefined;
   try {
-    result = JSON.stringify(value === undefined ? null : value);
+    // A NUL or lone surrogate in it is stored as U+FFFD (src/db/storable.ts).
+    result = storableJson(value === undefined ? null : value);
   } catch (error) {
     return { kind: "failed", error: { code: "ERR_FUNCTION_THREW", message: `The job's result is not JSON-serialisable: ${(error as Error).message}` }, version };
   }

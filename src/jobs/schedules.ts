@@ -57,6 +57,12 @@ export async function replaceSchedules(db: Db, tenant: string, fn: string, specs
       cron = excluded.cron, timezone = excluded.timezone`);
 }
 
+/** The tenant's schedules in functions other than `except`. */
+export async function countSchedules(db: Db, tenant: string, except: string): Promise<number> {
+  const [row] = await db.rows<{ count: number }>(sql`select count(*)::int as count from schedules where tenant = ${tenant} and function <> ${except}`);
+  return row?.count ?? 0;
+}
+
 export async function deleteSchedules(db: Db, tenant: string, fn: string): Promise<void> {
   await db.rows(sql`delete from schedules where tenant = ${tenant} and function = ${fn}`);
 }

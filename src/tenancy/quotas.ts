@@ -13,6 +13,8 @@ export interface Quotas {
   concurrency?: number;
   requestsPerSecond?: number;
   cpuMsPerMinute?: number;
+  /** Schedules over all of the tenant's functions. */
+  schedules?: number;
 }
 
 interface TenantState {

@@ -1,6 +1,8 @@
 // Webhook deliveries as stored: rejected ones recorded, lists and single events read back.
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { storableHeaders } from "./storable.ts";
+import { storableText } from "../db/storable.ts";
 
 export interface EventRow {
   id: string;
@@ -24,10 +26,15 @@ function toRow(row: Record<string, unknown>): EventRow {
   return event;
 }
 
+/**
+ * Stores a refused delivery without its body. Its headers and reason may hold what made it
+ * unstorable (a NUL, an unpaired surrogate), so they are made storable first.
+ */
 export async function recordRejected(db: Db, event: { id: string; tenant: string; function: string; hook: string; reason: { code: string; message: string }; headers: Record<string, string> }): Promise<void> {
+  const reason = { code: event.reason.code, message: storableText(event.reason.message) };
   await db.rows(sql`
     insert into webhook_events (id, tenant, function, hook, status, reason, headers)
-    values (${event.id}, ${event.tenant}, ${event.function}, ${event.hook}, 'rejected', ${JSON.stringify(event.reason)}::jsonb, ${JSON.stringify(event.headers)}::jsonb)`);
+    values (${event.id}, ${event.tenant}, ${event.function}, ${event.hook}, 'rejected', ${JSON.stringify(reason)}::jsonb, ${JSON.stringify(storableHeaders(event.headers))}::jsonb)`);
 }
 
 export interface EventFilter {

@@ -5,16 +5,17 @@
 // carries the same one).
 import { createHash } from "node:crypto";
 import type { WebhookSpec } from "../functions/manifest.ts";
-import { anyMatches, checkTimestamp, decode, hmacSha256, requireHeader, secretList, WebhookRejected, type Delivery, type Verified } from "./signature.ts";
+import { anyMatches, checkTimestamp, decode, hmacSha256, requireHeader, WebhookRejected, type Delivery, type Verified } from "./signature.ts";
 
-export function verifyHmac(delivery: Delivery, secret: string, verify: WebhookSpec["verify"]): Verified {
+/** `keys`: the hook secret's usable keys (see keys.ts). */
+export function verifyHmac(delivery: Delivery, keys: Buffer[], verify: WebhookSpec["verify"]): Verified {
   const name = verify.header!.toLowerCase();
   const raw = requireHeader(delivery, name).replace(/^sha256=/, "");
   const signature = decode(raw, verify.encoding ?? "hex");
   const timestampHeader = verify.timestampHeader?.toLowerCase();
   const timestamp = timestampHeader ? requireHeader(delivery, timestampHeader) : undefined;
   const signed = timestamp === undefined ? [delivery.body] : [`${timestamp}.`, delivery.body];
-  const matched = secretList(secret).some((key) => anyMatches(hmacSha256(key, ...signed), [signature]));
+  const matched = keys.some((key) => anyMatches(hmacSha256(key, ...signed), [signature]));
   if (!matched) throw new WebhookRejected("ERR_BAD_SIGNATURE", `${name} does not match the body and the secret`);
   if (timestamp !== undefined) checkTimestamp(timestamp, delivery, verify.toleranceSeconds ?? 300, timestampHeader!);
   const idHeader = verify.idHeader?.toLowerCase();

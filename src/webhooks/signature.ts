@@ -1,7 +1,8 @@
 // What every verifier shares: the refusal, constant-time comparison, and the timestamp window.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export type RejectCode = "ERR_BAD_SIGNATURE" | "ERR_STALE_TIMESTAMP" | "ERR_BAD_REQUEST" | "ERR_BODY_TOO_LARGE";
+/** ERR_CONFLICT: the hook itself cannot verify anything (its signing secret is unusable). */
+export type RejectCode = "ERR_BAD_SIGNATURE" | "ERR_STALE_TIMESTAMP" | "ERR_BAD_REQUEST" | "ERR_BODY_TOO_LARGE" | "ERR_CONFLICT";
 
 /** A delivery refused before it reached the function; stored as a rejected event. */
 export class WebhookRejected extends Error {
@@ -56,11 +57,6 @@ export function checkTimestamp(raw: string, delivery: Delivery, toleranceSeconds
   if (Math.abs(age) > toleranceSeconds) {
     throw new WebhookRejected("ERR_STALE_TIMESTAMP", `The ${header} timestamp is ${Math.round(age)} s from now; at most ${toleranceSeconds} s is accepted`);
   }
-}
-
-/** Signing secrets in a tenant secret: several, one per line, while one is rotated (a secret may hold spaces). */
-export function secretList(value: string): string[] {
-  return value.split(/\r?\n/).filter((line) => line.length > 0);
 }
 
 export function decode(text: string, encoding: "hex" | "base64"): Buffer {

@@ -6,12 +6,13 @@ import type { Delivery, Verified } from "./signature.ts";
 import { verifyStandard } from "./standard.ts";
 import { verifyStripe } from "./stripe.ts";
 
-export function verifyDelivery(hook: WebhookSpec, secret: string, delivery: Delivery): Verified {
+/** `keys`: the usable keys of the hook's secret (usableKeys in keys.ts), never empty. */
+export function verifyDelivery(hook: WebhookSpec, keys: Buffer[], delivery: Delivery): Verified {
   const { verify } = hook;
   switch (verify.scheme) {
-    case "stripe": return verifyStripe(delivery, secret, verify.toleranceSeconds);
-    case "github": return verifyGithub(delivery, secret);
-    case "standard": return verifyStandard(delivery, secret, verify.toleranceSeconds);
-    case "hmac-sha256": return verifyHmac(delivery, secret, verify);
+    case "stripe": return verifyStripe(delivery, keys, verify.toleranceSeconds);
+    case "github": return verifyGithub(delivery, keys);
+    case "standard": return verifyStandard(delivery, keys, verify.toleranceSeconds);
+    case "hmac-sha256": return verifyHmac(delivery, keys, verify);
   }
 }
