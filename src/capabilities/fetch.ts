@@ -59,10 +59,10 @@ export class Fetcher {
   }
 
   /**
-   * Sends the guest's request. `checkHop` sees every hop (URL, headers, body) before it is sent,
+   * Sends the guest's request. `checkHop` sees every hop (URL, headers, body, method) before it is sent,
    * for checks beyond the address policy (secrets pinned to hosts).
    */
-  async fetch(policy: EgressPolicy, wire: WireRequest, options: { checkHop?: (url: URL, headers: string[], body: ArrayBuffer | null) => void; signal?: AbortSignal } = {}): Promise<WireResponse> {
+  async fetch(policy: EgressPolicy, wire: WireRequest, options: { checkHop?: (url: URL, headers: string[], body: ArrayBuffer | null, method: string) => void; signal?: AbortSignal } = {}): Promise<WireResponse> {
     const { checkHop, signal } = options;
     let url = parseUrl(wire.url);
     let method = wire.method.toUpperCase();
@@ -70,7 +70,7 @@ export class Fetcher {
     let headers = stripPairs(wire.headers, (name) => HOP_BY_HOP.has(name));
     for (let hop = 0; ; hop++) {
       this.checkUrl(policy, url, method);
-      checkHop?.(url, headers, body);
+      checkHop?.(url, headers, body, method);
       const response = await request(url, {
         method,
         headers,
