@@ -23,24 +23,24 @@ export interface WireResponse {
   redirected?: boolean;
 }
 
-/** An error that crossed the boundary, as data. */
+/** An error that crossed the boundary, as data (written and read by sandbox/wire-error.ts). */
 export interface WireError {
   name: string;
   message: string;
   stack?: string;
   code?: string;
-  /** A RetryAfterError's wait before the next attempt. */
-  retryAfterMs?: number;
+  /** How a job's error steers its retries: no further attempt, or the next one after a wait. */
+  retry?: "never" | { afterMs: number };
 }
 
 export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
 
 /**
  * How a dispatch ended, as the guest reports it; the guest never throws across the boundary.
- * `settled` says the invocation registered no ctx.waitUntil work, so it is over; `lines`: how many
+ * `over` says the invocation registered no ctx.waitUntil work, so it ended with its answer; `lines`: how many
  * lines it sent (log lines and span operations, see sandbox/guest/run-lines.ts).
  */
-export type DispatchResult<T> = { ok: true; value: T; settled?: boolean; lines?: number } | { ok: false; error: WireError; lines?: number };
+export type DispatchResult<T> = { ok: true; value: T; over?: boolean; lines?: number } | { ok: false; error: WireError; lines?: number };
 
 export type TriggerKind = "fetch" | "job" | "scheduled";
 
@@ -53,9 +53,16 @@ export type TriggerKind = "fetch" | "job" | "scheduled";
 export type DispatchEntry = [id: number, kind: TriggerKind, info: string, arg: string, body: ArrayBuffer | null];
 
 /**
- * An answer the guest posts for an id the host gave it (a dispatch, a settle): a DispatchResult as
+ * Dispatches wait and chain in lanes: requests (fetch) in one, job attempts and schedule fires in
+ * the other, so that a chain's invocations have limits of one kind (a request's 50 ms, a job's 30 s).
+ */
+export const DISPATCH_LANES = { requests: 0, jobs: 1 } as const;
+export type DispatchLane = (typeof DISPATCH_LANES)[keyof typeof DISPATCH_LANES];
+
+/**
+ * An answer the guest posts for an id the host gave it (a dispatch, an awaitWaitUntil): a DispatchResult as
  * JSON, and beside it a fetch response's body. A fetch's value is its WireResponse without the
- * body; another handler's value is its return value as JSON; a settle's result is `{ok, lines}`.
+ * body; another handler's value is its return value as JSON; awaitWaitUntil's result is `{ok, lines}`.
  */
 export type Answer = [json: string, body: ArrayBuffer | null];
 export type Delivery = [id: number, answer: Answer];
@@ -124,11 +131,57 @@ export interface StepEnd {
   durationMs: number;
 }
 
+// The shapes of jobs, as the guest sees them (ctx.enqueue, ctx.jobs.get) and everything else of
+// Isobox uses them: one source, free of any dependency (src/types.ts publishes them to authors).
+
 export interface EnqueueOptions {
+  /** Idempotency key, unique per function. */
   key?: string;
   delayMs?: number;
   maxAttempts?: number;
+  /** Higher runs first (-1000..1000). */
   priority?: number;
+}
+
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** What made a job: an enqueue (API or ctx.enqueue), a schedule's fire, a webhook delivery. */
+export const JOB_TRIGGERS = ["job", "cron", "webhook"] as const;
+export type JobTrigger = (typeof JOB_TRIGGERS)[number];
+
+/** How a job (or an attempt) failed. */
+export interface JobError {
+  code: string;
+  message: string;
+  /** The guest's stack, on its own lines. */
+  stack?: string;
+  /** The guest's error's name, when it threw. */
+  name?: string;
+}
+
+export type StepKind = "run" | "sleep";
+export type StepStatus = "succeeded" | "failed";
+
+/** A job as the API and ctx.jobs.get show it. */
+export interface JobInfo {
+  id: string;
+  function: string;
+  trigger: JobTrigger;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  key?: string;
+  payload?: unknown;
+  result?: unknown;
+  error?: JobError;
+  /** When it runs next: the first attempt, a retry after backoff, the end of a step.sleep. */
+  runAt?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  version?: number;
+  steps?: { name: string; kind: StepKind; status: StepStatus; durationMs: number; attempt: number; startedAt: string; error?: { name: string; message: string } }[];
 }
 
 /** Operations the guest asks of the host asynchronously (see HostBindings.call). */
@@ -140,9 +193,9 @@ export interface HostCalls {
   /** Abandons the host call with id `arg` (an aborted fetch): the host stops its work. */
   cancel: { arg: number; result: null };
   /** ctx.enqueue: a job of the calling function; the payload is JSON text. */
-  enqueue: { arg: { payload: string; options: EnqueueOptions }; result: { id: string; status: string } };
+  enqueue: { arg: { payload: string; options: EnqueueOptions }; result: { id: string; status: JobStatus } };
   /** ctx.jobs.get: a job of the calling function, or null. */
-  getJob: { arg: string; result: unknown };
+  getJob: { arg: string; result: JobInfo | null };
   /** Before a step runs: its stored result when an earlier attempt finished it. */
   stepBegin: { arg: string; result: { done: false } | { done: true; value: string | null } };
   /** After a step ran: stores its outcome (resolves once it is durable). */
@@ -189,16 +242,14 @@ export interface GuestRuntime {
   /** Takes the user module's namespace; returns the handler names found. */
   setModule(namespace: object): DispatchResult<string[]>;
   /**
-   * Runs the dispatches behind those waiting from earlier calls, one after another
+   * Runs the dispatches behind those waiting in `lane` from earlier calls, one after another
    * (sandbox/guest/dispatch-chain.ts); each posts its Answer. An empty list resumes the waiting ones.
    */
-  dispatch(entries: DispatchEntry[]): void;
-  /** Runs one dispatch alone, leaving those waiting for a dispatch() call. */
-  dispatchAlone(entry: DispatchEntry): void;
+  dispatch(lane: DispatchLane, entries: DispatchEntry[]): void;
   /** After every call: what it produced (see Probe). */
   probe(): Probe;
-  /** Posts `{ok, lines}` for `id` once the invocation's ctx.waitUntil promises settle, and forgets it. */
-  settle(id: number, runId: string): void;
+  /** Posts `{ok, lines}` for `id` once the invocation's ctx.waitUntil work is done, and ends it. */
+  awaitWaitUntil(id: number, runId: string): void;
   /** The host gave up on the invocation (its dispatch `id`): abort its signal, forget it, never start it. */
   abort(runId: string, id: number): void;
   /** Answers a HostBindings.call. */

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Sandbox } from "../sandbox/host/sandbox.ts";
-import type { InvocationHooks } from "../sandbox/host/host-work.ts";
+import type { InvocationHost } from "../sandbox/host/host-work.ts";
 import { NO_LIMITS } from "./helpers/sandbox.ts";
 import type { WireRequest, WireResponse } from "../sandbox/protocol.ts";
 
@@ -13,10 +13,10 @@ const request = (path: string, body?: string): WireRequest => ({ method: body ==
 const text = (response: WireResponse) => new TextDecoder().decode(response.body ?? new ArrayBuffer(0));
 
 /** Hooks that keep one invocation's log lines; its fetch answers with the URL it was asked for. */
-function recording(): { hooks: InvocationHooks; lines: string[]; fetched: string[] } {
+function recording(): { hooks: InvocationHost; lines: string[]; fetched: string[] } {
   const lines: string[] = [];
   const fetched: string[] = [];
-  const hooks: InvocationHooks = {
+  const hooks: InvocationHost = {
     log: (_level, message) => void lines.push(message),
     fetch: async (wire) => {
       fetched.push(wire.url);

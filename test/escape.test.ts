@@ -7,7 +7,7 @@ import { createHash, createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import ivm from "isolated-vm";
 import { createBindings } from "../sandbox/host/bindings.ts";
-import { HostWork, type InvocationHooks } from "../sandbox/host/host-work.ts";
+import { HostWork, type InvocationHost } from "../sandbox/host/host-work.ts";
 import type { DispatchResult, WireRequest } from "../sandbox/protocol.ts";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { call, outcome } from "./helpers/http.ts";
@@ -727,7 +727,7 @@ describe("host bindings, called directly from an isolate", () => {
     const fetched: WireRequest[] = [];
     const completed: DispatchResult<unknown>[] = [];
     const logged: string[] = [];
-    const hooks: InvocationHooks = {
+    const hooks: InvocationHost = {
       log: (_level, message) => void logged.push(message),
       fetch: async (request) => {
         fetched.push(request);
@@ -736,7 +736,7 @@ describe("host bindings, called directly from an isolate", () => {
     };
     try {
       const context = await isolate.createContext();
-      const work = new HostWork({ hooks: (run) => (run === "run-1" ? hooks : undefined), complete: (_run, _id, result) => void completed.push(result) });
+      const work = new HostWork({ host: (run) => (run === "run-1" ? hooks : undefined), complete: (_run, _id, result) => void completed.push(result) });
       const bindings = createBindings({ trace: () => {}, log: (run, level, message, fields) => { if (run === "run-1") hooks.log(level, message, fields); }, call: (run, id, op, arg) => work.start(run, id, op, arg) });
       await context.global.set("host", bindings, { copy: true });
       const found = JSON.parse(await context.eval(`

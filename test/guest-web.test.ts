@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { build } from "esbuild";
 import { Sandbox } from "../sandbox/host/sandbox.ts";
-import type { InvocationHooks } from "../sandbox/host/host-work.ts";
+import type { InvocationHost } from "../sandbox/host/host-work.ts";
 import { dispatch } from "./helpers/sandbox.ts";
 import type { LogLevel, WireRequest, WireResponse } from "../sandbox/protocol.ts";
 
@@ -14,10 +14,10 @@ type Log = [LogLevel, string] | [LogLevel, string, unknown];
 
 interface RunOptions {
   payload?: unknown;
-  fetch?: InvocationHooks["fetch"];
+  fetch?: InvocationHost["fetch"];
 }
 
-const noNetwork: InvocationHooks["fetch"] = async () => {
+const noNetwork: InvocationHost["fetch"] = async () => {
   throw new TypeError("no network in these tests");
 };
 
@@ -27,7 +27,7 @@ async function runJob(body: string, options: RunOptions = {}): Promise<{ value: 
   try {
     await sandbox.load(`export default { async job(payload, env, ctx) {\n${body}\n} }`, "file:///t.js", 1000);
     const logs: Log[] = [];
-    const hooks: InvocationHooks = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: options.fetch ?? noNetwork };
+    const hooks: InvocationHost = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: options.fetch ?? noNetwork };
     const { value } = await dispatch(sandbox, "job", INFO, options.payload ?? null, hooks);
     return { value, logs };
   } finally {
@@ -417,7 +417,7 @@ test("timer callbacks run attributed to the invocation that created them", async
     } }`, "file:///t.js", 1000);
     const logsA: string[] = [];
     const logsB: string[] = [];
-    const hooks = (logs: string[]): InvocationHooks => ({ log: (_level, message) => logs.push(message), fetch: noNetwork });
+    const hooks = (logs: string[]): InvocationHost => ({ log: (_level, message) => logs.push(message), fetch: noNetwork });
     const [{ value: a }, { value: b }] = await Promise.all([
       dispatch(sandbox, "job", { ...INFO, runId: "a" }, { name: "A", wait: 15 }, hooks(logsA)),
       dispatch(sandbox, "job", { ...INFO, runId: "b" }, { name: "B", wait: 1 }, hooks(logsB)),
@@ -974,7 +974,7 @@ test("fetch handlers receive a Request and answer with a WireResponse", async ()
         signal: request.signal instanceof AbortSignal && !request.signal.aborted, used: request.bodyUsed,
       }), { status: 200, headers: { "x-echo": "1", "set-cookie": "s=1" } });
     } }`, "file:///t.js", 1000);
-    const hooks: InvocationHooks = { log: () => {}, fetch: noNetwork };
+    const hooks: InvocationHost = { log: () => {}, fetch: noNetwork };
     const response = (await dispatch(sandbox, "fetch", INFO, {
       method: "POST", url: "https://fn.example/path?q=1", headers: ["content-type", "application/json", "user-agent", "test"], body: encode('{"n":1}'),
     }, hooks)).value as WireResponse;
@@ -1075,7 +1075,7 @@ test("a Hono app bundled into the guest answers exactly like the same app in Nod
   try {
     await sandbox.load(guestModule, "file:///hono.js", 5000);
     const logs: Log[] = [];
-    const hooks: InvocationHooks = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: noNetwork };
+    const hooks: InvocationHost = { log: (level, message, fields) => logs.push(fields === undefined ? [level, message] : [level, message, JSON.parse(fields)]), fetch: noNetwork };
     let run = 0;
     for (const item of HONO_CASES) {
       const expected: globalThis.Response = await app.request(item.path, { method: item.method, headers: item.headers, body: item.body });

@@ -2,10 +2,10 @@
 // invocation in flight, and keeps the version that serves.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { InvocationHooks } from "../sandbox/host/host-work.ts";
+import type { InvocationHost } from "../sandbox/host/host-work.ts";
 import { IsolatePool, type FunctionImage } from "../sandbox/host/pool.ts";
 
-const hooks: InvocationHooks = { log: () => {}, fetch: async () => { throw new TypeError("no network here"); } };
+const hooks: InvocationHost = { log: () => {}, fetch: async () => { throw new TypeError("no network here"); } };
 const limits = { memoryMb: 64, cpuMs: 500, wallMs: 5000 };
 const SLOW = `let calls = 0; export default { async job(ms) { calls++; await new Promise((r) => setTimeout(r, ms)); return calls; } }`;
 

@@ -4,7 +4,7 @@
 // left behind (no ctx.waitUntil). One that awaits the host (a fetch, a timer) stops the chain, and
 // so does the call's CHAIN_SLICE_MS: the dispatches not started wait here, the probe that follows
 // every call names them, and the host's next call resumes them (before any it brings).
-import { CHAIN_SLICE_MS, type Answer, type Delivery, type DispatchEntry, type Probe } from "../protocol.ts";
+import { CHAIN_SLICE_MS, type Answer, type Delivery, type DispatchEntry, type DispatchLane, type Probe } from "../protocol.ts";
 
 /** A dispatch's answer, and whether its invocation is over (nothing of it can run later). */
 export interface Answered {
@@ -21,12 +21,17 @@ interface Chain {
   ends: number[];
 }
 
+/** Dispatches not started yet, oldest first, from `head` on: a chain that stopped leaves them for the next call. */
+interface Lane {
+  waiting: DispatchEntry[];
+  head: number;
+}
+
 // The runtime's own clock: user code may replace Date.now.
 const clock = Date.now;
 let runEntry: RunEntry | undefined;
-/** Dispatches not started yet, oldest first, from `head` on: a chain that stopped leaves them for the next call. */
-let waiting: DispatchEntry[] = [];
-let head = 0;
+/** Requests and jobs wait apart: a chain runs one lane's, each under limits of its own kind. */
+const lanes: Lane[] = [{ waiting: [], head: 0 }, { waiting: [], head: 0 }];
 let current: Chain | undefined;
 /** Answers posted since the last probe. */
 let outbox: Delivery[] = [];
@@ -35,30 +40,24 @@ export function useChain(run: RunEntry): void {
   runEntry = run;
 }
 
-/** Adds dispatches behind those waiting and runs a chain over them (an empty list resumes the waiting ones). */
-export function dispatch(entries: DispatchEntry[]): void {
-  for (let i = 0; i < entries.length; i++) waiting[waiting.length] = entries[i];
+/** Adds dispatches behind those waiting in `lane` and runs a chain over them (an empty list resumes the waiting ones). */
+export function dispatch(lane: DispatchLane, entries: DispatchEntry[]): void {
+  const queue = lanes[lane];
+  if (!queue) return;
+  for (let i = 0; i < entries.length; i++) queue.waiting[queue.waiting.length] = entries[i];
   const chain: Chain = { ids: [], starts: [], ends: [] };
   current = chain;
-  void run(chain, clock() + CHAIN_SLICE_MS);
-}
-
-/** Runs one dispatch on its own: the waiting ones stay for the next dispatch(). */
-export function dispatchAlone(entry: DispatchEntry): void {
-  const chain: Chain = { ids: [entry[0]], starts: [clock()], ends: [] };
-  current = chain;
-  void runEntry!(entry).catch(() => ({ answer: [UNREADABLE, null], over: true }) as Answered).then((answered) => {
-    chain.ends[0] = clock();
-    post(entry[0], answered.answer);
-  });
+  void run(chain, queue, clock() + CHAIN_SLICE_MS);
 }
 
 /** An invocation the host gave up on before it started never starts. */
 export function dropWaiting(drop: (entry: DispatchEntry) => boolean): void {
-  const kept: DispatchEntry[] = [];
-  for (let i = head; i < waiting.length; i++) if (!drop(waiting[i])) kept[kept.length] = waiting[i];
-  waiting = kept;
-  head = 0;
+  for (const lane of lanes) {
+    const kept: DispatchEntry[] = [];
+    for (let i = lane.head; i < lane.waiting.length; i++) if (!drop(lane.waiting[i])) kept[kept.length] = lane.waiting[i];
+    lane.waiting = kept;
+    lane.head = 0;
+  }
 }
 
 /** An answer for the host, handed over by the probe that ends the call it was posted in. */
@@ -70,13 +69,15 @@ export function probe(): Probe {
   const now = clock();
   const rest: number[] = [];
   const walls: number[] = [];
-  const kept: DispatchEntry[] = [];
-  for (let i = head; i < waiting.length; i++) {
-    rest[rest.length] = waiting[i][0];
-    kept[kept.length] = waiting[i];
+  for (const lane of lanes) {
+    const kept: DispatchEntry[] = [];
+    for (let i = lane.head; i < lane.waiting.length; i++) {
+      rest[rest.length] = lane.waiting[i][0];
+      kept[kept.length] = lane.waiting[i];
+    }
+    lane.waiting = kept;
+    lane.head = 0;
   }
-  waiting = kept;
-  head = 0;
   const chain = current;
   current = undefined;
   if (chain) {
@@ -92,10 +93,10 @@ export function probe(): Probe {
 
 // Indexes and assignments, not iterators, destructuring or push: user code may have replaced
 // Array.prototype's methods by the time a chain runs.
-async function run(chain: Chain, sliceEnd: number): Promise<void> {
-  while (current === chain && head < waiting.length) {
+async function run(chain: Chain, lane: Lane, sliceEnd: number): Promise<void> {
+  while (current === chain && lane.head < lane.waiting.length) {
     if (chain.ids.length > 0 && clock() >= sliceEnd) return;
-    const entry = waiting[head++];
+    const entry = lane.waiting[lane.head++];
     const i = chain.ids.length;
     chain.ids[i] = entry[0];
     chain.starts[i] = clock();

@@ -1,6 +1,7 @@
 // Asynchronous host operations: the guest starts one with bindings.call and parks a promise; the
 // host answers through complete(). The answer is a host entry, so it re-enters the caller's run.
-import type { DispatchResult, HostBindings, HostCallName, HostCalls, WireError } from "../protocol.ts";
+import type { DispatchResult, HostBindings, HostCallName, HostCalls } from "../protocol.ts";
+import { readWireError } from "../wire-error.ts";
 import { currentRun, enterRun } from "./current-run.ts";
 import { DOMException } from "./web/dom-exception.ts";
 
@@ -49,7 +50,9 @@ export function complete(id: number, result: DispatchResult<unknown>): void {
 
 const ERRORS: Record<string, new (message: string) => Error> = { TypeError, RangeError, SyntaxError, Error };
 
-export function toError(wire: WireError): Error {
+/** A host call's failure as a guest error of the same kind, its code kept (ERR_FETCH_DENIED). */
+export function toError(value: unknown): Error {
+  const wire = readWireError(value);
   if (wire.name === "AbortError" || wire.name === "TimeoutError") return new DOMException(wire.message, wire.name);
   const error = new (ERRORS[wire.name] ?? Error)(wire.message);
   if (wire.code) (error as Error & { code?: string }).code = wire.code;

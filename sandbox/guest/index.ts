@@ -1,7 +1,8 @@
 // The guest runtime: evaluated once in every isolate before user code. It installs the Web APIs
 // on the global scope, then exposes GuestRuntime (sandbox/protocol.ts) to the host through a
 // global that the host reads and deletes before user code runs.
-import type { Answer, DispatchEntry, DispatchResult, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { Answer, DispatchEntry, DispatchResult, GuestRuntime, HostBindings, InvocationInfo, TriggerKind, WireRequest, WireResponse } from "../protocol.ts";
+import { toWireError } from "../wire-error.ts";
 import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { installWebApis } from "./web/index.ts";
 import { enterRun } from "./current-run.ts";
@@ -10,7 +11,7 @@ import { toRequest, fromResponse } from "./wire.ts";
 import { createContext, type Pending } from "./context.ts";
 import { useTraceBinding } from "./spans.ts";
 import { endLines, startLines } from "./run-lines.ts";
-import { dispatch, dispatchAlone, dropWaiting, post, probe, useChain, type Answered } from "./dispatch-chain.ts";
+import { dispatch, dropWaiting, post, probe, useChain, type Answered } from "./dispatch-chain.ts";
 import { clearRunTimers } from "./web/timers.ts";
 import { Response } from "./web/response.ts";
 import { AbortController } from "./web/abort.ts";
@@ -31,20 +32,6 @@ installWebApis(bindings);
 type Handlers = { fetch?: Function; job?: Function; scheduled?: Function };
 let handlers: Handlers = {};
 const pending = new Map<string, Pending>();
-
-function wireError(error: unknown): WireError {
-  if (error instanceof Error) {
-    const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
-    return {
-      name: String(error.name),
-      message: String(error.message),
-      stack: typeof error.stack === "string" ? error.stack : undefined,
-      code: typeof code === "string" ? code : undefined,
-      retryAfterMs: typeof retryAfterMs === "number" ? retryAfterMs : undefined,
-    };
-  }
-  return { name: "Error", message: `Uncaught ${safeString(error)}` };
-}
 
 function safeString(value: unknown): string {
   try { return typeof value === "string" ? value : JSON.stringify(value) ?? String(value); }
@@ -76,7 +63,7 @@ async function runEntry(entry: DispatchEntry): Promise<Answered> {
   if (kind === "fetch") (arg as WireRequest).body = entry[4];
   const result = await invoke(kind, info, arg);
   if (!result.ok) return { answer: [stringify(result), null], over: true };
-  const over = result.settled === true;
+  const over = result.over === true;
   if (kind === "fetch") {
     const { body, ...head } = result.value as WireResponse;
     return { answer: [stringify({ ...result, value: head }), body], over };
@@ -114,7 +101,7 @@ async function invoke(kind: TriggerKind, info: InvocationInfo, arg: unknown): Pr
     const wire: WireResponse = await fromResponse(value);
     return finished(info.runId, wire);
   } catch (error) {
-    return { ok: false, error: wireError(error), lines: end(info.runId) };
+    return { ok: false, error: toWireError(error, true), lines: end(info.runId) };
   }
 }
 
@@ -132,15 +119,15 @@ function end(runId: string): number {
 /** A successful result; without waitUntil work the invocation ends at once. */
 function finished(runId: string, value: unknown): DispatchResult<unknown> {
   const state = pending.get(runId);
-  // With waitUntil work the host learns the count from settle().
+  // With waitUntil work the host learns the count from awaitWaitUntil().
   if (state && state.waitUntil.length > 0) return { ok: true, value };
-  return { ok: true, value, settled: true, lines: end(runId) };
+  return { ok: true, value, over: true, lines: end(runId) };
 }
 
 /** Posts once every ctx.waitUntil promise of the invocation has settled (those it adds meanwhile too). */
-function settle(id: number, runId: string): void {
+function awaitWaitUntil(id: number, runId: string): void {
   const state = pending.get(runId);
-  const done = () => post(id, settledAnswer(end(runId)));
+  const done = () => post(id, waitedAnswer(end(runId)));
   if (!state) return done();
   const wait = async () => {
     for (let seen = -1; seen !== state.waitUntil.length;) {
@@ -151,7 +138,7 @@ function settle(id: number, runId: string): void {
   void wait().then(done);
 }
 
-function settledAnswer(lines: number): Answer {
+function waitedAnswer(lines: number): Answer {
   return [stringify({ ok: true, value: null, lines }), null];
 }
 
@@ -178,5 +165,5 @@ function warmUp(): void {
   void request.json().then(() => fromResponse(Response.json({ ok: true })));
 }
 
-const runtime: GuestRuntime = { setModule, dispatch, dispatchAlone, probe, settle, abort, complete, warmUp };
+const runtime: GuestRuntime = { setModule, dispatch, probe, awaitWaitUntil, abort, complete, warmUp };
 g[BOOT_RUNTIME_GLOBAL] = runtime;

@@ -4,7 +4,7 @@ import ivm from "isolated-vm";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { HostBindings, LogLevel, TraceOp } from "../protocol.ts";
 import { MAX_FIELDS_CHARS, RUN_LINE_LIMITS } from "../protocol.ts";
-import { wireError } from "./host-work.ts";
+import { toWireError } from "../wire-error.ts";
 import { checkTraceOp } from "./wire-checks.ts";
 
 /** How the bindings reach the rest of the sandbox. */
@@ -54,7 +54,7 @@ function guestSafe<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) 
     try {
       return fn(...args);
     } catch (error) {
-      const { name, message } = wireError(error);
+      const { name, message } = toWireError(error, false);
       const safe = name === "RangeError" ? new RangeError(message) : name === "TypeError" ? new TypeError(message) : new Error(message);
       safe.stack = `${safe.name}: ${message}`;
       throw safe;

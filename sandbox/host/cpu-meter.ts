@@ -1,7 +1,7 @@
 // All CPU accounting of one isolate. The host has one call in flight per isolate (call-queue.ts),
 // so what the isolate's clocks advanced between a call's start and its end is that call's cost,
 // idle time costing nothing. A call belongs to the invocation it serves (a dispatch, a completed
-// host call, a timer, its settle or abort), and is charged to it alone: invocations parked on a
+// host call, a timer, the wait for its waitUntil work, its abort), and is charged to it alone: invocations parked on a
 // never-settling ctx.waitUntil are charged nothing, and cannot dilute another's spin. A chain of
 // dispatches in one call is split by the milliseconds each ran (the guest's own clock). Code that
 // runs in one invocation's call on behalf of another (a promise shared through module state) is

@@ -1,28 +1,24 @@
-// Dispatches gather into calls: the fetch dispatches of one event-loop turn, and all those that
-// arrived while the isolate's last call was in flight, cross in one call. A call into an isolate
-// costs ~40–60 µs of CPU (both threads) when its thread must be woken and ~2.3 µs a dispatch for
-// 32 sent in one (2 cores); hello at 32 connections went from ~10,800 to ~16,000 req/s. Inside,
-// they run one after another (sandbox/guest/dispatch-chain.ts); those a chain did not start wait
-// in the guest, and the next call resumes them before the ones it brings.
+// Dispatches gather into calls: those of one event-loop turn, and all those that arrived while the
+// isolate's last call was in flight, cross in one call. A call into an isolate costs ~40–60 µs of
+// CPU (both threads) when its thread must be woken and ~2.3 µs a dispatch for 32 sent in one (2
+// cores); hello at 32 connections went from ~10,800 to ~16,000 req/s. Inside, they run one after
+// another (sandbox/guest/dispatch-chain.ts); those a chain did not start wait in the guest, and
+// the next call resumes them before the ones it brings. One batcher per lane: requests and jobs
+// chain apart, each under limits of its own kind.
 import type { DispatchEntry, Probe } from "../protocol.ts";
 import type { CallQueue, IsolateCall, StartedCall } from "./call-queue.ts";
 
-/** Where dispatches go: gathered with the others, or in a call of their own. */
+/** Where dispatches go: gathered with the others of their lane into the next call. */
 export interface DispatchSink {
-  /** A dispatch that may share its call with others of the same turn (fetch). */
   add(entry: DispatchEntry, run: string): void;
-  /** A dispatch in a call of its own (a job attempt, whose limits are not a request's). */
-  alone(entry: DispatchEntry, run: string): void;
 }
 
 /** How dispatches reach the isolate and what becomes of the probe. */
 export interface BatchChannel {
   /** Whether dispatch `id` still waits for its answer (one abandoned meanwhile is left out). */
   waiting(id: number): boolean;
-  /** Sends dispatches to chain behind those waiting in the guest (none: resume them). */
+  /** Sends dispatches to chain behind those of the lane waiting in the guest (none: resume them). */
   chain(entries: DispatchEntry[]): Omit<StartedCall, "owners">;
-  /** Sends one dispatch to run alone. */
-  alone(entry: DispatchEntry): Omit<StartedCall, "owners">;
   /** What a call produced; `sent`: the dispatches of the call, by id, with their invocations. */
   received(probe: Probe | undefined, failure: unknown, sent: Map<number, string>): void;
 }
@@ -55,12 +51,8 @@ export class DispatchBatcher implements DispatchSink {
     setImmediate(() => this.queue.push(this.chainCall()));
   }
 
-  alone(entry: DispatchEntry, run: string): void {
-    this.queue.push(this.call([run], () => this.channel.alone(entry), new Map([[entry[0], run]])));
-  }
-
-  /** After every call: which dispatches still wait in the guest; a chained call resumes them soon. */
-  waitingInGuest(rest: number[]): void {
+  /** After every call of this lane: which of its dispatches still wait in the guest; a chained call resumes them soon. */
+  private waitingInGuest(rest: number[]): void {
     const before = this.inGuest;
     this.inGuest = new Map();
     for (const id of rest) {

@@ -6,7 +6,7 @@ import { BOOT_BINDINGS_GLOBAL, BOOT_RUNTIME_GLOBAL } from "../protocol.ts";
 import { createBindings, type BindingTarget } from "./bindings.ts";
 import { SandboxError } from "./limits.ts";
 import { guestRuntimeSource } from "./runtime-bundle.ts";
-import { checkWireError } from "./wire-checks.ts";
+import { readWireError } from "../wire-error.ts";
 
 /** Code cache of the guest runtime, shared by every isolate of the process. */
 let runtimeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
@@ -76,7 +76,7 @@ export class GuestIsolate {
     await script.run(this.context);
     const runtime = (await global.get(BOOT_RUNTIME_GLOBAL, { reference: true })) as ivm.Reference<Record<string, Function>>;
     await global.delete(BOOT_RUNTIME_GLOBAL);
-    const names: Array<keyof GuestRuntime> = ["setModule", "dispatch", "dispatchAlone", "probe", "settle", "abort", "complete", "warmUp"];
+    const names: Array<keyof GuestRuntime> = ["setModule", "dispatch", "probe", "awaitWaitUntil", "abort", "complete", "warmUp"];
     const refs: Partial<Record<keyof GuestRuntime, ivm.Reference<Function>>> = {};
     for (const name of names) refs[name] = (await runtime.get(name, { reference: true })) as ivm.Reference<Function>;
     this.runtime = refs as Record<keyof GuestRuntime, ivm.Reference<Function>>;
@@ -100,7 +100,7 @@ export class GuestIsolate {
     } catch (error) {
       throw this.translate(error);
     }
-    if (!result.ok) throw new SandboxError("ERR_FUNCTION_THREW", checkWireError(result.error).message);
+    if (!result.ok) throw new SandboxError("ERR_FUNCTION_THREW", readWireError(result.error).message);
     return result.value;
   }
 

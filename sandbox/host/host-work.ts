@@ -2,11 +2,12 @@
 // of the embedder), owned by the invocation that started it. When an invocation ends, its work
 // ends with it: its timers stop and its fetches are cancelled, so nothing of an invocation runs
 // once it is over (twenty setInterval(0) left behind after a response otherwise kept a node busy).
-import type { DispatchResult, LogLevel, ServiceCallName, TraceOp, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { DispatchResult, LogLevel, ServiceCallName, TraceOp, WireRequest, WireResponse } from "../protocol.ts";
+import { toWireError } from "../wire-error.ts";
 import { checkWireRequest } from "./wire-checks.ts";
 
 /** What the host does for one invocation; supplied by the embedder per call. */
-export interface InvocationHooks {
+export interface InvocationHost {
   /** `fields`: the line's structured fields, JSON text of an object (at most MAX_FIELDS_CHARS). */
   log(level: LogLevel, message: string, fields?: string): void;
   /** A guest span or attribute (ctx.span, ctx.setAttribute), its shape checked. */
@@ -28,18 +29,10 @@ interface Owned {
 }
 
 export interface HostWorkTarget {
-  /** The hooks of an invocation in flight; undefined for an invocation that ended (its calls are refused). */
-  hooks(run: string): InvocationHooks | undefined;
+  /** The host of an invocation in flight; undefined for an invocation that ended (its calls are refused). */
+  host(run: string): InvocationHost | undefined;
   /** Delivers the outcome of `run`'s call `id` back into the guest. */
   complete(run: string, id: number, result: DispatchResult<unknown>): void;
-}
-
-export function wireError(error: unknown): WireError {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, code: typeof code === "string" ? code : undefined };
-  }
-  return { name: "Error", message: String(error) };
 }
 
 export class HostWork {
@@ -58,18 +51,18 @@ export class HostWork {
       if (typeof arg === "number") this.finish(run, arg, true);
       return;
     }
-    const hooks = this.target.hooks(run);
+    const host = this.target.host(run);
     // An invocation that ended starts nothing: the guest has forgotten it, nobody awaits the answer.
-    if (!hooks) return;
+    if (!host) return;
     if (op === "sleep") return this.sleep(run, id, arg);
     if (op === "fetch") {
       const controller = new AbortController();
       this.own(run, id, () => controller.abort());
-      return this.answer(run, id, Promise.resolve().then(() => hooks.fetch(checkWireRequest(arg), controller.signal)));
+      return this.answer(run, id, Promise.resolve().then(() => host.fetch(checkWireRequest(arg), controller.signal)));
     }
     if (SERVICE_CALLS.has(op)) {
       this.own(run, id, () => {});
-      const service = hooks.service;
+      const service = host.service;
       if (!service) return this.answer(run, id, Promise.reject(new TypeError(`${op as string} is not available in this invocation`)));
       return this.answer(run, id, Promise.resolve().then(() => service(op as ServiceCallName, arg)));
     }
@@ -119,7 +112,7 @@ export class HostWork {
   private answer(run: string, id: number, work: Promise<unknown>): void {
     work.then(
       (value) => this.finish(run, id, false) && this.target.complete(run, id, { ok: true, value }),
-      (error) => this.finish(run, id, false) && this.target.complete(run, id, { ok: false, error: wireError(error) }),
+      (error) => this.finish(run, id, false) && this.target.complete(run, id, { ok: false, error: toWireError(error, false) }),
     );
   }
 }

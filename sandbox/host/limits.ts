@@ -1,4 +1,5 @@
 // The limits an invocation runs under, and how a failure is told.
+import type { WireError } from "../protocol.ts";
 
 export interface Limits {
   /** V8 heap (plus external buffers) of the isolate, in MB; isolated-vm's minimum is 8. */
@@ -23,8 +24,8 @@ export interface SandboxFailure {
   message: string;
   /** The guest's own stack, when the guest threw. */
   guestStack?: string;
-  /** What the guest threw: its error's name, and a RetryAfterError's wait. */
-  guest?: { name: string; retryAfterMs?: number };
+  /** What the guest threw: its error's name, and how it steers a job's retries. */
+  guest?: { name: string; retry?: WireError["retry"] };
 }
 
 /** A function that cannot be loaded (it does not compile, its top level throws or passes a limit). */

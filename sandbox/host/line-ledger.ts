@@ -1,7 +1,7 @@
 // The lines each invocation sent (log lines, span operations) reach the host by fire-and-forget
 // callbacks, which isolated-vm may deliver after the answer of the call they were sent in. The
 // answer says how many there were; an invocation is recorded once they all arrived.
-import type { InvocationHooks } from "./host-work.ts";
+import type { InvocationHost } from "./host-work.ts";
 
 /**
  * How long an ended invocation waits for lines it sent before its answer: they normally arrive
@@ -10,7 +10,7 @@ import type { InvocationHooks } from "./host-work.ts";
 const LATE_LINES_MS = 1000;
 
 interface Ledger {
-  hooks: InvocationHooks;
+  host: InvocationHost;
   arrived: number;
   /** Set once the invocation ended: the count it reported, and who waits for it. */
   expected?: number;
@@ -20,16 +20,16 @@ interface Ledger {
 export class LineLedger {
   private readonly runs = new Map<string, Ledger>();
 
-  open(run: string, hooks: InvocationHooks): void {
-    this.runs.set(run, { hooks, arrived: 0 });
+  open(run: string, host: InvocationHost): void {
+    this.runs.set(run, { host, arrived: 0 });
   }
 
-  /** A line of `run` arrived; it reaches the invocation's hooks if the ledger still knows it. */
-  line(run: string, deliver: (hooks: InvocationHooks) => void): void {
+  /** A line of `run` arrived; it reaches the invocation's host if the ledger still knows it. */
+  line(run: string, deliver: (host: InvocationHost) => void): void {
     const ledger = this.runs.get(run);
     if (!ledger) return;
     ledger.arrived++;
-    deliver(ledger.hooks);
+    deliver(ledger.host);
     if (ledger.expected !== undefined && ledger.arrived >= ledger.expected) ledger.done?.();
   }
 

@@ -1,7 +1,7 @@
 // IsolatePool: one warm isolate per (tenant, function, version), serving concurrent invocations,
 // with pre-booted spares so a cold start is only a compile, LRU eviction, and the CPU watchdog.
 import type { InvocationInfo, TriggerKind } from "../protocol.ts";
-import type { InvocationHooks } from "./host-work.ts";
+import type { InvocationHost } from "./host-work.ts";
 import { LIMIT_MESSAGES, SandboxError, type InvocationLimits, type Limits, type SandboxFailure } from "./limits.ts";
 import { Sandbox, type RunEnd } from "./sandbox.ts";
 
@@ -105,7 +105,7 @@ export class IsolatePool {
     await this.refillSpares();
   }
 
-  async invoke(image: FunctionImage, kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, options: InvokeOptions = {}): Promise<InvocationOutcome> {
+  async invoke(image: FunctionImage, kind: TriggerKind, info: InvocationInfo, arg: unknown, host: InvocationHost, options: InvokeOptions = {}): Promise<InvocationOutcome> {
     const started = performance.now();
     let warm: Warm;
     try {
@@ -117,7 +117,7 @@ export class IsolatePool {
     }
     const { sandbox } = warm;
     const limits = { ...warm.limits, ...options.limits };
-    const dispatched = sandbox.dispatch(kind, info, arg, hooks, { cpuLimitNs: limits.cpuMs * 1e6, deadline: started + limits.wallMs });
+    const dispatched = sandbox.dispatch(kind, info, arg, host, { cpuLimitNs: limits.cpuMs * 1e6, deadline: started + limits.wallMs });
     const timer = setTimeout(() => {
       if (sandbox.abandon(info.runId, { code: "ERR_WALL_TIMEOUT", message: LIMIT_MESSAGES.ERR_WALL_TIMEOUT(limits) })) this.kills.wall++;
     }, Math.max(0, limits.wallMs - (performance.now() - started)));

@@ -2,15 +2,16 @@
 // work, with their host calls, lines and CPU. The parts: the isolate's life (guest-isolate.ts),
 // one call at a time (call-queue.ts), CPU per invocation (cpu-meter.ts), dispatches gathered into
 // calls (dispatch-batcher.ts), late lines (line-ledger.ts) and the invocations' host work (host-work.ts).
-import type { DispatchEntry, DispatchResult, InvocationInfo, Probe, TriggerKind, WireRequest, WireResponse } from "../protocol.ts";
+import { DISPATCH_LANES, type DispatchEntry, type DispatchLane, type DispatchResult, type InvocationInfo, type Probe, type TriggerKind, type WireRequest, type WireResponse } from "../protocol.ts";
 import { CallQueue, type IsolateCall } from "./call-queue.ts";
 import { CpuMeter } from "./cpu-meter.ts";
 import { DispatchBatcher } from "./dispatch-batcher.ts";
 import { GuestIsolate, isAllocationFailure } from "./guest-isolate.ts";
-import { HostWork, type InvocationHooks } from "./host-work.ts";
+import { HostWork, type InvocationHost } from "./host-work.ts";
 import type { LimitCode, SandboxFailure } from "./limits.ts";
 import { LineLedger } from "./line-ledger.ts";
-import { checkWireError, checkWireResponse } from "./wire-checks.ts";
+import { checkWireResponse } from "./wire-checks.ts";
+import { readWireError } from "../wire-error.ts";
 
 /** The first answer of an invocation: its value, or why it failed. */
 export type Answered = { ok: true; value: unknown } | { ok: false; failure: SandboxFailure };
@@ -40,7 +41,7 @@ interface Run {
   /** Its dispatch's id. */
   id: number;
   kind: TriggerKind;
-  hooks: InvocationHooks;
+  host: InvocationHost;
   deadline: number;
   /** Resolves the first answer while it is awaited. */
   answer?: (answered: Answered) => void;
@@ -50,14 +51,15 @@ interface Run {
 /** The background budget until a function is loaded (only the runtime's own calls run before). */
 const DEFAULT_BACKGROUND_CPU_MS = 1000;
 
-/** What an id the guest answers stands for: a dispatch, or the settle of an invocation. */
-type Awaited = { run: Run; settle: boolean };
+/** What an id the guest answers stands for: a dispatch, or the end of an invocation's waitUntil work. */
+type Awaited = { run: Run; waitUntil: boolean };
 
 export class Sandbox {
   private readonly guest: GuestIsolate;
   private readonly meter: CpuMeter;
   private readonly queue: CallQueue;
-  private readonly batcher: DispatchBatcher;
+  /** One per lane (DISPATCH_LANES): requests, and job attempts. */
+  private readonly batchers: [DispatchBatcher, DispatchBatcher];
   private readonly ledger = new LineLedger();
   private readonly work: HostWork;
   private readonly runs = new Map<string, Run>();
@@ -74,17 +76,17 @@ export class Sandbox {
     this.meter = new CpuMeter(guest, DEFAULT_BACKGROUND_CPU_MS * 1e6);
     this.queue = new CallQueue(this.meter);
     this.work = new HostWork({
-      hooks: (run) => this.runs.get(run)?.hooks,
+      host: (run) => this.runs.get(run)?.host,
       complete: (run, id, result) => {
         if (this.runs.has(run)) this.queue.push(this.single(run, "complete", [id, result]));
       },
     });
-    this.batcher = new DispatchBatcher(this.queue, {
+    const batcher = (lane: DispatchLane) => new DispatchBatcher(this.queue, {
       waiting: (id) => this.awaited.has(id),
-      chain: (entries) => this.send("dispatch", [entries], entries.length),
-      alone: (entry) => this.send("dispatchAlone", [entry], 1),
+      chain: (entries) => this.send("dispatch", [lane, entries], entries.length),
       received: (probe, failure, entries) => this.received(probe, failure, entries),
     });
+    this.batchers = [batcher(DISPATCH_LANES.requests), batcher(DISPATCH_LANES.jobs)];
     guest.onDispose(() => this.teardown());
   }
 
@@ -92,8 +94,8 @@ export class Sandbox {
   static async boot(memoryMb: number, options: { warm?: boolean } = {}): Promise<Sandbox> {
     let sandbox: Sandbox | undefined;
     const guest = await GuestIsolate.boot(memoryMb, {
-      log: (run, level, message, fields) => sandbox?.ledger.line(run, (hooks) => hooks.log(level, message, fields)),
-      trace: (run, op) => sandbox?.ledger.line(run, (hooks) => op && hooks.trace?.(op)),
+      log: (run, level, message, fields) => sandbox?.ledger.line(run, (host) => host.log(level, message, fields)),
+      trace: (run, op) => sandbox?.ledger.line(run, (host) => op && host.trace?.(op)),
       call: (run, id, op, arg) => sandbox?.work.start(run, id, op, arg),
     }, options);
     sandbox = new Sandbox(guest);
@@ -120,33 +122,32 @@ export class Sandbox {
   }
 
   /**
-   * Runs one handler. Fetch dispatches share calls with the others of their turn; a job's or a
-   * schedule's goes alone (its limits are not a request's). `answer` resolves with the handler's
+   * Runs one handler. Dispatches share calls with the others of their lane gathered meanwhile
+   * (requests with requests, job attempts with job attempts). `answer` resolves with the handler's
    * result, `done` once its waitUntil work is over too.
    */
-  dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, hooks: InvocationHooks, limits: DispatchLimits): Dispatched {
+  dispatch(kind: TriggerKind, info: InvocationInfo, arg: unknown, host: InvocationHost, limits: DispatchLimits): Dispatched {
     const id = this.nextId++;
     let done!: (ended: RunEnd) => void;
     const ended = new Promise<RunEnd>((resolve) => { done = resolve; });
     const answer = new Promise<Answered>((resolve) => {
-      const run: Run = { runId: info.runId, id, kind, hooks, deadline: limits.deadline, answer: resolve, end: done };
+      const run: Run = { runId: info.runId, id, kind, host, deadline: limits.deadline, answer: resolve, end: done };
       if (this.guest.disposed) {
         resolve({ ok: false, failure: this.goneFailure() });
         done({ cpuMs: 0, failure: this.goneFailure() });
         return;
       }
       this.runs.set(info.runId, run);
-      this.awaited.set(id, { run, settle: false });
+      this.awaited.set(id, { run, waitUntil: false });
       this.meter.track(info.runId, limits.cpuLimitNs);
-      this.ledger.open(info.runId, hooks);
+      this.ledger.open(info.runId, host);
       let entry: DispatchEntry;
       try {
         entry = toEntry(id, kind, info, arg);
       } catch (error) {
         return this.endRun(run, undefined, threw(`TypeError: The ${kind} handler's argument could not be passed: ${(error as Error).message}`));
       }
-      if (kind === "fetch") this.batcher.add(entry, info.runId);
-      else this.batcher.alone(entry, info.runId);
+      this.batchers[kind === "fetch" ? DISPATCH_LANES.requests : DISPATCH_LANES.jobs].add(entry, info.runId);
     });
     return { answer, done: ended };
   }
@@ -226,14 +227,14 @@ export class Sandbox {
   }
 
   /** Sends a call and the probe behind it. */
-  private send(name: "dispatch" | "dispatchAlone" | "complete" | "settle" | "abort", args: unknown[], dispatches = 0): { work: Promise<unknown>; probe: Promise<Probe> } {
+  private send(name: "dispatch" | "complete" | "awaitWaitUntil" | "abort", args: unknown[], dispatches = 0): { work: Promise<unknown>; probe: Promise<Probe> } {
     this.counts.calls++;
     this.counts.dispatched += dispatches;
     return { work: this.guest.call(name, args), probe: this.guest.probe() as Promise<Probe> };
   }
 
-  /** A call for one invocation (a host call's answer, a settle, an abort). */
-  private single(runId: string, name: "complete" | "settle" | "abort", args: unknown[]): IsolateCall {
+  /** A call for one invocation (a host call's answer, the wait for its waitUntil work, an abort). */
+  private single(runId: string, name: "complete" | "awaitWaitUntil" | "abort", args: unknown[]): IsolateCall {
     return {
       start: () => {
         if (this.guest.disposed) return undefined;
@@ -266,7 +267,7 @@ export class Sandbox {
     }
   }
 
-  private answered({ run, settle }: Awaited, answer: unknown, rejected: SandboxFailure | undefined): void {
+  private answered({ run, waitUntil }: Awaited, answer: unknown, rejected: SandboxFailure | undefined): void {
     const [json, body] = Array.isArray(answer) ? answer : [];
     let result: DispatchResult<unknown> | undefined;
     try {
@@ -279,7 +280,7 @@ export class Sandbox {
     if (rejected) return this.endRun(run, lines, rejected);
     if (!result.ok) return this.endRun(run, lines, this.guestFailure(result.error));
     if (this.meter.over(run.runId)) return this.endRun(run, lines, this.cpuFailure());
-    if (settle) return this.endRun(run, lines);
+    if (waitUntil) return this.endRun(run, lines);
     let value = result.value;
     if (run.kind === "fetch") {
       try {
@@ -290,10 +291,10 @@ export class Sandbox {
     }
     run.answer?.({ ok: true, value });
     run.answer = undefined;
-    if (result.settled === true) return this.endRun(run, lines);
+    if (result.over === true) return this.endRun(run, lines);
     const id = this.nextId++;
-    this.awaited.set(id, { run, settle: true });
-    this.queue.push(this.single(run.runId, "settle", [id, run.runId]));
+    this.awaited.set(id, { run, waitUntil: true });
+    this.queue.push(this.single(run.runId, "awaitWaitUntil", [id, run.runId]));
   }
 
   /** The invocation is over: its answer (if still awaited) and its end tell `failure`, once its lines arrived. */
@@ -310,13 +311,13 @@ export class Sandbox {
 
   /** A guest error as the failure it stands for; an allocation refused at the limit kills the isolate. */
   private guestFailure(value: unknown): SandboxFailure {
-    const error = checkWireError(value);
+    const error = readWireError(value);
     if (error.code === "ERR_NO_HANDLER") return { code: "ERR_NO_HANDLER", message: error.message };
     if (isAllocationFailure(error)) {
       this.kill("ERR_MEMORY_LIMIT");
       return { code: "ERR_MEMORY_LIMIT", message: error.message };
     }
-    return { code: "ERR_FUNCTION_THREW", message: `${error.name}: ${error.message}`, guestStack: error.stack, guest: { name: error.name, retryAfterMs: error.retryAfterMs } };
+    return { code: "ERR_FUNCTION_THREW", message: `${error.name}: ${error.message}`, guestStack: error.stack, guest: { name: error.name, ...(error.retry ? { retry: error.retry } : {}) } };
   }
 
   private cpuFailure(): SandboxFailure {

@@ -5,7 +5,7 @@
 // the guest nothing to make and copy; the host's loops over such "header pairs" ran out of heap and
 // crashed the node. So the shape is checked first, and guest values are not coerced with String()
 // or Number().
-import type { AttributeValue, TraceOp, WireError, WireRequest, WireResponse } from "../protocol.ts";
+import type { AttributeValue, TraceOp, WireRequest, WireResponse } from "../protocol.ts";
 import { TRACE_LIMITS } from "../protocol.ts";
 
 /** Header fields (name + value pairs) a request or response may carry across the boundary. */
@@ -85,19 +85,6 @@ export function checkWireResponse(value: unknown): WireResponse {
     if (!isHopByHop(pairs[i], nominated)) headers.push(pairs[i], pairs[i + 1]);
   }
   return { status: wire.status!, statusText: wire.statusText, headers, body: wire.body ?? null };
-}
-
-/** An error the guest runtime reports, reduced to bounded strings. */
-export function checkWireError(value: unknown): WireError {
-  const error = (typeof value === "object" && value !== null ? value : {}) as Partial<Record<keyof WireError, unknown>>;
-  const text = (field: unknown, max: number) => (typeof field === "string" ? field.slice(0, max) : undefined);
-  return {
-    name: text(error.name, 100) ?? "Error",
-    message: text(error.message, 10_000) ?? "The function failed with an error that could not be read",
-    stack: text(error.stack, 100_000),
-    code: text(error.code, 100),
-    retryAfterMs: typeof error.retryAfterMs === "number" && Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : undefined,
-  };
 }
 
 function isAttributeValue(value: unknown): value is AttributeValue {
