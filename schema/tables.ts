@@ -1,5 +1,7 @@
-// The database tables. drizzle-kit generates schema/migrations from this file.
+// The database tables. drizzle-kit generates schema/migrations from this file. The types of
+// column values come from sandbox/protocol.ts, their one source (it imports nothing).
 import { sql } from "drizzle-orm";
+import type { JobError, JobStatus, JobTrigger, StepKind, StepStatus } from "../sandbox/protocol.ts";
 import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
@@ -40,14 +42,20 @@ export const functionVersions = pgTable("function_versions", {
   createdAt: createdAt(),
 }, (t) => [primaryKey({ columns: [t.tenant, t.name, t.version] })]);
 
+/** What started a run: a request through /fn/, or an attempt of a job. */
+export const RUN_TRIGGERS = ["http", "job", "cron", "webhook"] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+export const RUN_STATUSES = ["succeeded", "failed", "suspended"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
 /** One invocation of a function: an HTTP request, a job attempt, a cron fire, a webhook. */
 export const runs = pgTable("runs", {
   id: text("id").primaryKey(),
   tenant: text("tenant").notNull(),
   function: text("function").notNull(),
   version: integer("version").notNull(),
-  trigger: text("trigger").$type<"http" | "job" | "cron" | "webhook">().notNull(),
-  status: text("status").$type<"succeeded" | "failed" | "suspended">().notNull(),
+  trigger: text("trigger").$type<RunTrigger>().notNull(),
+  status: text("status").$type<RunStatus>().notNull(),
   startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
   durationMs: real("duration_ms").notNull(),
   cpuMs: real("cpu_ms").notNull(),
@@ -87,7 +95,6 @@ export const secrets = pgTable("secrets", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.tenant, t.name] })]);
 
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
 /**
  * Background work (DESIGN.md section 6): one row per job; an attempt holds a lease (`locked_by`,
@@ -99,7 +106,7 @@ export const jobs = pgTable("jobs", {
   function: text("function").notNull(),
   /** The version that ran the latest attempt (the active one when it started). */
   version: integer("version"),
-  trigger: text("trigger").$type<"job" | "cron" | "webhook">().notNull().default("job"),
+  trigger: text("trigger").$type<JobTrigger>().notNull().default("job"),
   payload: jsonb("payload"),
   status: text("status").$type<JobStatus>().notNull(),
   attempts: integer("attempts").notNull().default(0),
@@ -113,7 +120,7 @@ export const jobs = pgTable("jobs", {
   lockedBy: text("locked_by"),
   lockedUntil: timestamp("locked_until", { withTimezone: true }),
   result: jsonb("result"),
-  error: jsonb("error").$type<{ code: string; message: string; stack?: string }>(),
+  error: jsonb("error").$type<JobError>(),
   notify: text("notify"),
   notifiedAt: timestamp("notified_at", { withTimezone: true }),
   traceId: text("trace_id").notNull(),
@@ -135,8 +142,8 @@ export const jobs = pgTable("jobs", {
 export const jobSteps = pgTable("job_steps", {
   jobId: text("job_id").notNull().references(() => jobs.id, { onDelete: "cascade" }),
   name: text("name").notNull(),
-  kind: text("kind").$type<"run" | "sleep">().notNull(),
-  status: text("status").$type<"succeeded" | "failed">().notNull(),
+  kind: text("kind").$type<StepKind>().notNull(),
+  status: text("status").$type<StepStatus>().notNull(),
   result: jsonb("result"),
   error: jsonb("error").$type<{ name: string; message: string }>(),
   attempt: integer("attempt").notNull(),

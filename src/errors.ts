@@ -1,16 +1,15 @@
 // IsoboxError and the one table of error code → HTTP status.
 
 /**
- * Every error a user can see. The code is the contract (DESIGN.md section 3); the status follows
- * from it.
+ * Every error a user can see: in an HTTP answer, a run's or a job's error, or inside the guest.
+ * The code is the contract (README, "Errors"); the status follows from it.
  */
 export type ErrorCode =
   | "ERR_BAD_REQUEST" // malformed JSON, a missing or invalid field
   | "ERR_UNAUTHORIZED" // no credentials, or unknown ones
   | "ERR_FORBIDDEN" // valid credentials that do not reach this resource
   | "ERR_NOT_FOUND"
-  | "ERR_METHOD_NOT_ALLOWED"
-  | "ERR_CONFLICT" // the resource exists already
+  | "ERR_CONFLICT" // the resource exists already, or is in a state that forbids the change
   | "ERR_INVALID_MANIFEST"
   | "ERR_COMPILE" // the function's code does not compile
   | "ERR_BODY_TOO_LARGE"
@@ -23,6 +22,11 @@ export type ErrorCode =
   | "ERR_CPU_LIMIT"
   | "ERR_MEMORY_LIMIT"
   | "ERR_WALL_TIMEOUT"
+  | "ERR_RESULT_TOO_LARGE" // a job's result past the size a result may hold
+  | "ERR_CANCELLED" // a job's attempt stopped by a cancel (or a lost lease)
+  | "ERR_SHUTDOWN" // a job's attempt stopped because its worker shut down; the job goes back to the queue
+  | "ERR_LEASE_EXPIRED" // the worker running a job's attempt stopped answering
+  | "ERR_FETCH_DENIED" // inside the guest, as the rejection of fetch: the egress policy refused
   | "ERR_UNAVAILABLE" // not ready: database down, shutting down
   | "ERR_INTERNAL";
 
@@ -31,7 +35,6 @@ export const STATUS: Record<ErrorCode, number> = {
   ERR_UNAUTHORIZED: 401,
   ERR_FORBIDDEN: 403,
   ERR_NOT_FOUND: 404,
-  ERR_METHOD_NOT_ALLOWED: 405,
   ERR_CONFLICT: 409,
   ERR_INVALID_MANIFEST: 400,
   ERR_COMPILE: 400,
@@ -45,6 +48,11 @@ export const STATUS: Record<ErrorCode, number> = {
   ERR_CPU_LIMIT: 503,
   ERR_MEMORY_LIMIT: 503,
   ERR_WALL_TIMEOUT: 504,
+  ERR_RESULT_TOO_LARGE: 500,
+  ERR_CANCELLED: 409,
+  ERR_SHUTDOWN: 503,
+  ERR_LEASE_EXPIRED: 503,
+  ERR_FETCH_DENIED: 403,
   ERR_UNAVAILABLE: 503,
   ERR_INTERNAL: 500,
 };

@@ -7,17 +7,17 @@ import { SecretStore } from "./capabilities/secrets.ts";
 import { loadConfig, type Config, type ConfigInput } from "./config.ts";
 import { connect, type Db } from "./db/connect.ts";
 import { deployFunction, type Deployed, type DeployInput } from "./functions/deploy.ts";
-import { Invoker } from "./functions/invoke.ts";
+import { Invoker } from "./functions/invoker.ts";
 import { FunctionRegistry } from "./functions/registry.ts";
 import { createApp } from "./http/app.ts";
 import { Authenticator } from "./http/auth.ts";
-import { RunRetention } from "./telemetry/run-retention.ts";
-import { RunRecorder } from "./telemetry/recorder.ts";
+import { Housekeeping } from "./housekeeping.ts";
+import { RunRecorder } from "./runs/recorder.ts";
 import { guestServices } from "./jobs/guest-services.ts";
 import { Notifier } from "./jobs/notify.ts";
 import { JobRunner } from "./jobs/runner.ts";
 import { queueGauges } from "./jobs/queue.ts";
-import { Metrics } from "./telemetry/metrics.ts";
+import { Metrics } from "./telemetry/metrics/counters.ts";
 import { Scheduler } from "./jobs/cron.ts";
 import { LiveLogs } from "./telemetry/live-logs.ts";
 import { startTracing } from "./telemetry/tracing.ts";
@@ -29,6 +29,10 @@ import { TenantLimiter } from "./tenancy/quotas.ts";
 export interface IsoboxOptions extends ConfigInput {
   /** DNS resolution for the guests' fetch (tests use their own). */
   lookup?: Lookup;
+  /** The environment the settings not given here are read from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** GET /metrics sums every worker process of `isobox start` (its workers set this). */
+  nodeMetrics?: boolean;
 }
 
 export interface Isobox {
@@ -49,8 +53,8 @@ export interface Isobox {
 const METRICS_QUEUE_ROWS = 1000;
 
 export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox> {
-  const { lookup, ...overrides } = options;
-  const config = loadConfig(overrides);
+  const { lookup, env, nodeMetrics = false, ...overrides } = options;
+  const config = loadConfig(overrides, env);
   const flushTraces = await startTracing(config);
   const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema });
   // The key and token come from the cluster's identity in the database (src/cluster/join.ts).
@@ -76,8 +80,6 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   const recorder = new RunRecorder(db, db.kind === "pglite" ? { batchSize: 100 } : {});
   const metrics = new Metrics({ isolates: () => pool.stats(), runs: () => recorder.stats(), jobs: () => queueGauges(db, METRICS_QUEUE_ROWS) });
   const fetcher = new Fetcher({ allowPrivate: new PrivateAllowList(config.egressAllowPrivate), lookup });
-  const retention = new RunRetention(db, { hours: config.runRetentionHours, maxRuns: config.runRetentionMax });
-  retention.start();
   const liveLogs = new LiveLogs(db);
   await liveLogs.start();
   const limiter = new TenantLimiter(db.orm, {
@@ -96,11 +98,12 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   });
   const auth = new Authenticator(db, adminTokenHash);
   const notifier = new Notifier(db, fetcher, secrets);
+  const housekeeping = new Housekeeping(db, notifier, config);
+  housekeeping.start();
   const runner = config.jobRunner ? new JobRunner({ db, registry, invoker, notifier, metrics }, {
     concurrency: config.jobConcurrency,
     leaseMs: config.jobLeaseMs,
     pollMs: config.jobPollMs,
-    retentionHours: config.jobRetentionHours,
     jobCpuMs: config.jobCpuMs,
   }) : undefined;
   await runner?.start();
@@ -110,7 +113,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, notifier, metrics, liveLogs, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, notifier, metrics, nodeMetrics, liveLogs, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {
@@ -139,7 +142,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     await pool.close();
     await invoker.drain();
     await recorder.close();
-    await retention.stop();
+    await housekeeping.stop();
     await fetcher.close();
     await flushTraces?.();
     await db.close();

@@ -1,4 +1,8 @@
-// The types a function's author writes against (DESIGN.md section 2).
+// The types a function's author writes against (README, "The function"). They import nothing but
+// the sandbox's protocol, itself free of dependencies, so a user's type check needs nothing else.
+import type { EnqueueOptions, JobInfo, JobStatus } from "../sandbox/protocol.ts";
+
+export type { EnqueueOptions, JobInfo, JobStatus };
 
 /** The secrets the manifest names, as strings. */
 export type Env = Readonly<Record<string, string>>;
@@ -43,31 +47,6 @@ export interface Span {
   setAttribute(key: string, value: AttributeValue): Span;
   /** A child of this span. */
   span<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Record<string, AttributeValue>): Promise<T>;
-}
-
-export interface EnqueueOptions {
-  /** Idempotency key, unique per function. */
-  key?: string;
-  delayMs?: number;
-  maxAttempts?: number;
-  /** Higher runs first (-1000..1000). */
-  priority?: number;
-}
-
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
-
-export interface JobInfo {
-  id: string;
-  function: string;
-  status: JobStatus;
-  attempts: number;
-  maxAttempts: number;
-  result?: unknown;
-  error?: { code: string; message: string; stack?: string };
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  steps?: { name: string; kind: "run" | "sleep"; status: "succeeded" | "failed"; durationMs: number; attempt: number }[];
 }
 
 export interface Steps {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { histogramsOf, parseExposition, samples, valueOf, type Family } from "./helpers/prometheus.ts";
-import { DURATION_BUCKETS, Metrics, type MetricsSnapshot } from "../src/telemetry/metrics.ts";
+import { DURATION_BUCKETS, Metrics, type MetricsSnapshot } from "../src/telemetry/metrics/counters.ts";
 import { scratchDatabase, type ScratchDatabase } from "./helpers/postgres.ts";
 
 /**

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
 import { sql } from "drizzle-orm";
-import { pruneRuns } from "../src/telemetry/run-retention.ts";
+import { pruneRuns } from "../src/runs/retention.ts";
 
 const AGENT = `import type { Handler } from "isobox";
 

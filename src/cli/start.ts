@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { loadConfig, type ConfigInput } from "../config.ts";
 import { createIsobox } from "../isobox.ts";
-import { joinNodeMetrics, relayNodeMetrics } from "../telemetry/cluster-metrics.ts";
+import { relayNodeMetrics } from "../telemetry/metrics/cluster.ts";
 import type { AdminToken } from "../cluster/admin-token.ts";
 import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
@@ -129,10 +129,8 @@ async function deployExamples(url: string, token: string): Promise<void> {
 async function runWorker(options: StartOptions): Promise<void> {
   const { demo: _demo, ...overrides } = options;
   let box: Awaited<ReturnType<typeof createIsobox>>;
-  // Before the Isobox exists: its /metrics route is made ready to gather the other workers'.
-  joinNodeMetrics();
   try {
-    box = await createIsobox(overrides);
+    box = await createIsobox({ ...overrides, nodeMetrics: true });
   } catch (error) {
     console.error(`isobox: ${(error as Error).message}`);
     process.exit(1);

@@ -6,11 +6,11 @@ import { bodyLimit } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { functionRoutes } from "./functions.ts";
 import { healthRoutes } from "./health.ts";
-import { invokeRoutes } from "./invoke.ts";
+import { functionRequestRoutes } from "./function-requests.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { jobRoutes } from "./jobs.ts";
 import { scheduleRoutes } from "./schedules.ts";
-import { hookIntakeRoutes, webhookRoutes } from "./hooks.ts";
+import { hookIntakeRoutes, webhookRoutes } from "./webhooks.ts";
 import { logRoutes } from "./logs.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { runRoutes } from "./runs.ts";
@@ -29,7 +29,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
 
   app.route("/", healthRoutes(services));
   app.route("/", metricsRoutes(services));
-  app.route("/", invokeRoutes(services));
+  app.route("/", functionRequestRoutes(services));
   app.use("/hooks/*", storableRequestText);
   app.route("/", hookIntakeRoutes(services));
 

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { LiveLine } from "../telemetry/live-logs.ts";
-import { recentLogs } from "../telemetry/runs-store.ts";
+import { recentLogs } from "../runs/store.ts";
 import { scopedTenant } from "./auth.ts";
 import { fromZod } from "./errors.ts";
 import type { Services } from "./services.ts";

@@ -1,7 +1,7 @@
 // /api/tenants/:tenant/runs: what ran, how it ended, what it logged.
 import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
-import { getRun, listRuns } from "../telemetry/runs-store.ts";
+import { getRun, listRuns } from "../runs/store.ts";
 import { scopedTenant } from "./auth.ts";
 import { queryCursor } from "./cursor.ts";
 import { fromZod } from "./errors.ts";

@@ -1,5 +1,7 @@
 // Request bodies of the management API; also the source of the OpenAPI document.
 import { z } from "zod";
+import { JOB_STATUSES } from "../../sandbox/protocol.ts";
+import { RUN_STATUSES, RUN_TRIGGERS } from "../../schema/tables.ts";
 
 export const Quotas = z.strictObject({
   functions: z.number().int().min(0).max(1_000_000).optional(),
@@ -30,8 +32,8 @@ export const Rollback = z.strictObject({ version: z.number().int().min(1).max(2 
 
 export const RunsQuery = z.strictObject({
   function: z.string().optional(),
-  trigger: z.enum(["http", "job", "cron", "webhook"]).optional(),
-  status: z.enum(["succeeded", "failed", "suspended"]).optional(),
+  trigger: z.enum(RUN_TRIGGERS).optional(),
+  status: z.enum(RUN_STATUSES).optional(),
   /** ISO 8601 times: runs started at or after `since`, before `until`. */
   since: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),
   until: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),
@@ -43,7 +45,7 @@ export { EnqueueBody } from "../jobs/enqueue.ts";
 
 export const JobsQuery = z.strictObject({
   function: z.string().optional(),
-  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]).optional(),
+  status: z.enum(JOB_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().optional(),
 });

@@ -2,11 +2,11 @@
 import type { Config } from "../config.ts";
 import type { SecretStore } from "../capabilities/secrets.ts";
 import type { Db } from "../db/connect.ts";
-import type { Invoker } from "../functions/invoke.ts";
+import type { Invoker } from "../functions/invoker.ts";
 import type { FunctionRegistry } from "../functions/registry.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { Notifier } from "../jobs/notify.ts";
-import type { Metrics } from "../telemetry/metrics.ts";
+import type { Metrics } from "../telemetry/metrics/counters.ts";
 import type { LiveLogs } from "../telemetry/live-logs.ts";
 import type { Authenticator } from "./auth.ts";
 
@@ -21,6 +21,8 @@ export interface Services {
   notifier: Notifier;
   /** Counts requests to functions; renders GET /metrics. */
   metrics: Metrics;
+  /** GET /metrics sums the worker processes of `isobox start`. */
+  nodeMetrics: boolean;
   liveLogs: LiveLogs;
   /** Re-encrypts every secret under the master key ring's first key (see capabilities/master-key.ts). */
   rotateKey(): Promise<{ keyId: string; reencrypted: number }>;

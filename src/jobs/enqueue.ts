@@ -7,6 +7,7 @@ import { IsoboxError } from "../errors.ts";
 import type { ActiveFunction } from "../functions/registry.ts";
 import { enqueueJob, type JobRow } from "./queue.ts";
 import { isStorableText, jsonProblem } from "../db/storable.ts";
+import type { EnqueueOptions as GuestEnqueueOptions, JobTrigger } from "../../sandbox/protocol.ts";
 
 /** Largest payload, as JSON text. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -21,11 +22,12 @@ export const EnqueueOptionsSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(100).optional(),
   priority: z.number().int().min(-1000).max(1000).optional(),
   notify: z.url({ protocol: /^https?$/ }).max(2048).optional(),
-});
+}) satisfies z.ZodType<EnqueueOptions>;
 
 export const EnqueueBody = EnqueueOptionsSchema.extend({ payload: z.unknown().optional() });
 
-export type EnqueueOptions = z.infer<typeof EnqueueOptionsSchema>;
+/** ctx.enqueue's options (sandbox/protocol.ts) and, from the API, a notify URL. */
+export type EnqueueOptions = GuestEnqueueOptions & { notify?: string };
 
 export interface Enqueued {
   id: string;
@@ -51,7 +53,7 @@ export function payloadJson(payload: unknown, field = "payload"): string {
   return json;
 }
 
-export async function enqueue(db: Db, fn: ActiveFunction, payload: string, options: EnqueueOptions, extra: { trigger?: JobRow["trigger"]; traceId?: string } = {}): Promise<Enqueued> {
+export async function enqueue(db: Db, fn: ActiveFunction, payload: string, options: EnqueueOptions, extra: { trigger?: JobTrigger; traceId?: string } = {}): Promise<Enqueued> {
   return enqueueJob(db, {
     id: randomUUID(),
     tenant: fn.tenant,

@@ -1,7 +1,8 @@
 // The job queue: every statement about jobs and their steps, one function per operation, the
 // database passed in. Times come from the database clock, so nodes with skewed clocks agree.
 import { sql } from "drizzle-orm";
-import type { JobStatus } from "../../schema/tables.ts";
+import type { jobs, jobSteps } from "../../schema/tables.ts";
+import type { JobError, JobStatus, JobTrigger } from "../../sandbox/protocol.ts";
 import type { Db } from "../db/connect.ts";
 import { storableJson, storableJsonText } from "../db/storable.ts";
 
@@ -10,47 +11,13 @@ export const JOBS_CHANNEL = "jobs";
 /** NOTIFY channel that tells the runner holding a job that it was cancelled. */
 export const CANCEL_CHANNEL = "jobs_cancel";
 
-export interface JobError {
-  code: string;
-  message: string;
-  stack?: string;
-}
+/** A job row as the queries below return it (every column the claim and the API read). */
+export type JobRow = Omit<typeof jobs.$inferSelect, "concurrency">;
 
-export interface JobRow {
-  id: string;
-  tenant: string;
-  function: string;
-  version: number | null;
-  trigger: "job" | "cron" | "webhook";
-  payload: unknown;
-  status: JobStatus;
-  attempts: number;
-  maxAttempts: number;
-  runAt: Date;
-  priority: number;
-  key: string | null;
-  lockedBy: string | null;
-  lockedUntil: Date | null;
-  result: unknown;
-  error: JobError | null;
-  notify: string | null;
-  notifiedAt: Date | null;
-  traceId: string;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-}
+/** A stored step, as getSteps returns it. */
+export type StepRow = Omit<typeof jobSteps.$inferSelect, "jobId">;
 
-export interface StepRow {
-  name: string;
-  kind: "run" | "sleep";
-  status: "succeeded" | "failed";
-  result: unknown;
-  error: { name: string; message: string } | null;
-  attempt: number;
-  startedAt: Date;
-  durationMs: number;
-}
+export type { JobError };
 
 const COLUMNS = sql.raw(`jobs.id, jobs.tenant, jobs.function, jobs.version, jobs.trigger, jobs.payload, jobs.status, jobs.attempts, jobs.max_attempts as "maxAttempts", jobs.run_at as "runAt", jobs.priority, jobs.key, jobs.locked_by as "lockedBy", jobs.locked_until as "lockedUntil", jobs.result, jobs.error, jobs.notify, jobs.notified_at as "notifiedAt", jobs.trace_id as "traceId", jobs.created_at as "createdAt", jobs.started_at as "startedAt", jobs.finished_at as "finishedAt"`);
 
@@ -69,7 +36,7 @@ export interface NewJob {
   id: string;
   tenant: string;
   function: string;
-  trigger?: JobRow["trigger"];
+  trigger?: JobTrigger;
   /** JSON text of the payload. */
   payload: string;
   maxAttempts: number;

@@ -5,19 +5,19 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "../db/connect.ts";
-import { InvocationError, Stop, type Invoker } from "../functions/invoke.ts";
+import { InvocationError, StoppedInvocation, type Invoker } from "../functions/invoker.ts";
+import { Stop } from "./stop.ts";
 import type { ActiveFunction, FunctionRegistry } from "../functions/registry.ts";
 import { guestServices } from "./guest-services.ts";
 import type { Notifier } from "./notify.ts";
-import type { Metrics } from "../telemetry/metrics.ts";
+import type { Metrics } from "../telemetry/metrics/counters.ts";
 import {
   analyzeJobs,
-  CANCEL_CHANNEL, claimJobs, completeJobs, deleteFinishedJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
+  CANCEL_CHANNEL, claimJobs, completeJobs, finishAttempt, JOBS_CHANNEL, nextDueAt, renewLeases, sweepExpiredLeases,
   type JobError, type JobRow, type Outcome,
 } from "./queue.ts";
 import { MAX_STEP_RESULT_CHARS } from "./guest-services.ts";
 import { isDataError, jsonProblem, MAX_JSON_DEPTH, storableJson } from "../db/storable.ts";
-import { deleteOldEvents } from "../webhooks/events.ts";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { jobTraceContext, tracer } from "../telemetry/tracing.ts";
 
@@ -26,7 +26,6 @@ export interface RunnerOptions {
   concurrency: number;
   leaseMs: number;
   pollMs: number;
-  retentionHours: number;
   /** CPU time of one attempt, when the manifest's cpuMs is lower. */
   jobCpuMs: number;
 }
@@ -104,7 +103,6 @@ export class JobRunner {
     };
     every(Math.max(100, this.options.leaseMs / 3), () => this.heartbeat());
     every(Math.max(250, this.options.leaseMs / 2), () => sweepExpiredLeases(this.db));
-    every(60_000, () => this.housekeeping());
     this.wake();
   }
 
@@ -238,14 +236,10 @@ export class JobRunner {
       await this.finish(job, { kind: "failed", error: { code: "ERR_NOT_FOUND", message: `Function ${job.tenant}/${job.function} does not exist (deleted?)` } });
       return;
     }
-    let sleepMs: number | undefined;
     const service = guestServices(this.db, fn, job.traceId, {
       job,
       worker: this.worker,
-      sleep: (ms) => {
-        sleepMs = ms;
-        controller.abort(new Stop("sleep", `The job sleeps for ${ms} ms`));
-      },
+      sleep: (ms) => controller.abort(new Stop("sleep", `The job sleeps for ${ms} ms`, ms)),
     });
     const kind = job.trigger === "cron" ? "scheduled" : "job";
     // Every attempt of a job is in the job's trace: the wait in the queue, then the attempt.
@@ -264,8 +258,8 @@ export class JobRunner {
       }));
       outcome = succeeded(value, fn.version);
     } catch (error) {
-      const stop = controller.signal.aborted ? (controller.signal.reason as Stop) : undefined;
-      if (stop?.why === "sleep") outcome = { kind: "sleep", delayMs: sleepMs ?? 0, version: fn.version };
+      const stop = error instanceof StoppedInvocation ? error.stop : undefined;
+      if (stop?.why === "sleep") outcome = { kind: "sleep", delayMs: stop.delayMs, version: fn.version };
       else if (stop?.why === "shutdown") outcome = { kind: "released" };
       else if (stop?.why === "cancel") {
         this.metrics?.jobAttempt("cancelled");
@@ -289,9 +283,9 @@ export class JobRunner {
       ...(failure?.guestStack ? { stack: failure.guestStack } : {}),
       ...(failure?.guestName ? { name: failure.guestName } : {}),
     };
-    const final = failure?.guestName === "NonRetriableError" || failure?.code === "ERR_NO_HANDLER";
+    const final = failure?.retry === "never" || failure?.code === "ERR_NO_HANDLER";
     if (final || job.attempts >= job.maxAttempts) return { kind: "failed", error: jobError, version: fn.version };
-    const retryAfter = failure?.guestName === "RetryAfterError" && failure.retryAfterMs !== undefined ? Math.max(0, failure.retryAfterMs) : undefined;
+    const retryAfter = typeof failure?.retry === "object" ? failure.retry.afterMs : undefined;
     return { kind: "retry", error: jobError, delayMs: retryAfter ?? backoffMs(job.attempts, fn.manifest.jobs?.backoff), version: fn.version };
   }
 
@@ -362,13 +356,6 @@ export class JobRunner {
       // holds its own fresh lease.
       if (this.running.get(id) === attempt && !held.has(id) && !attempt.controller.signal.aborted) this.stop(id, new Stop("cancel", "The job's lease was lost"));
     }
-  }
-
-  private async housekeeping(): Promise<void> {
-    const before = new Date(Date.now() - this.options.retentionHours * 3_600_000);
-    while ((await deleteFinishedJobs(this.db, before, 1000)) === 1000 && !this.stopping);
-    await deleteOldEvents(this.db, before);
-    await this.notifier.redeliverMissed();
   }
 }
 

@@ -1,25 +1,9 @@
 // A job as the API and ctx.jobs.get show it.
+import type { JobInfo } from "../../sandbox/protocol.ts";
 import type { JobRow, StepRow } from "./queue.ts";
 
-export interface JobView {
-  id: string;
-  function: string;
-  trigger: JobRow["trigger"];
-  status: JobRow["status"];
-  attempts: number;
-  maxAttempts: number;
-  key?: string;
-  payload?: unknown;
-  result?: unknown;
-  error?: JobRow["error"];
-  /** When it runs next: the first attempt, a retry after backoff, the end of a step.sleep. */
-  runAt?: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  version?: number;
-  steps?: { name: string; kind: StepRow["kind"]; status: StepRow["status"]; durationMs: number; attempt: number; startedAt: string; error?: StepRow["error"] }[];
-}
+/** The API's and ctx.jobs.get's job: one shape (sandbox/protocol.ts JobInfo). */
+export type JobView = JobInfo;
 
 export function jobView(job: JobRow, steps?: StepRow[], withPayload = false): JobView {
   const finished = job.status === "succeeded" || job.status === "failed" || job.status === "cancelled";

@@ -5,7 +5,7 @@
 // exposition says how many answered. Anywhere else (Isobox embedded in an app, or a cluster that
 // is not ours) a scrape renders this process's metrics alone.
 import cluster, { type Worker } from "node:cluster";
-import type { Metrics, MetricsSnapshot, NodeSnapshots } from "./metrics.ts";
+import type { Metrics, MetricsSnapshot, NodeSnapshots } from "./counters.ts";
 
 /** How long the supervisor waits for the other workers' snapshots. */
 const SNAPSHOT_WAIT_MS = 1000;
@@ -29,17 +29,13 @@ type Message =
   | { type: typeof SNAPSHOT; round: number; snapshot?: MetricsSnapshot }
   | { type: typeof GATHERED; id: number; snapshots: WorkerSnapshot[]; workers: number };
 
-/** Set by a worker of `isobox start` only: other cluster primaries would never answer a GATHER. */
-let joined = false;
-
-/** A worker of `isobox start` calls this before it creates its Isobox, whose GET /metrics then answers for the whole node. */
-export function joinNodeMetrics(): void {
-  joined = cluster.isWorker;
-}
-
-/** What GET /metrics renders: the node's metrics in a worker that joined, else this process's. */
-export function nodeScrape(metrics: Metrics): () => Promise<string> {
-  if (!joined) return () => metrics.render();
+/**
+ * What GET /metrics renders: `node` (a worker of `isobox start`, whose supervisor answers) sums
+ * the node's workers; otherwise this process's metrics alone (other cluster primaries would never
+ * answer a gather).
+ */
+export function nodeScrape(metrics: Metrics, node: boolean): () => Promise<string> {
+  if (!node || !cluster.isWorker) return () => metrics.render();
   const gather = serveSnapshots(metrics);
   return async () => {
     const node = await gather();
@@ -116,20 +112,20 @@ class Round {
         resolve();
       };
     });
-    this.settle();
+    this.endIfAnswered();
   }
 
   answer(worker: Worker, snapshot: MetricsSnapshot): void {
     if (!this.pending.delete(worker)) return;
     this.snapshots.push({ worker: worker.id, snapshot });
-    this.settle();
+    this.endIfAnswered();
   }
 
   leave(worker: Worker): void {
-    if (this.pending.delete(worker)) this.settle();
+    if (this.pending.delete(worker)) this.endIfAnswered();
   }
 
-  private settle(): void {
+  private endIfAnswered(): void {
     if (this.pending.size === 0) this.end();
   }
 }

@@ -2,6 +2,7 @@
 // path never waits on the database. Failed writes are retried; the buffer is bounded.
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import type { RunStatus, RunTrigger } from "../../schema/tables.ts";
 import { isDataError, storableJson } from "../db/storable.ts";
 
 export interface LogLine {
@@ -27,9 +28,9 @@ export interface RunRecord {
   tenant: string;
   function: string;
   version: number;
-  trigger: "http" | "job" | "cron" | "webhook";
+  trigger: RunTrigger;
   /** "suspended": a job attempt that ended in ctx.step.sleep. */
-  status: "succeeded" | "failed" | "suspended";
+  status: RunStatus;
   startedAt: Date;
   durationMs: number;
   cpuMs: number;
@@ -42,6 +43,18 @@ export interface RunRecord {
   steps?: StepLine[];
   jobId?: string;
   attempt?: number;
+}
+
+/** What the recorder reports to metrics. */
+export interface RecorderStats {
+  /** Runs written to the database. */
+  written: number;
+  /** Runs lost: the buffer overflowed while the database was away, or it refused a run for good. */
+  dropped: number;
+  /** Successful HTTP runs not stored (ISOBOX_HTTP_RUN_SAMPLE_RATE). */
+  sampledOut: number;
+  /** Runs waiting to be written. */
+  buffered: number;
 }
 
 export interface RecorderOptions {
@@ -94,7 +107,7 @@ export class RunRecorder {
   }
 
   /** Counts for metrics. */
-  stats(): { written: number; dropped: number; sampledOut: number; buffered: number } {
+  stats(): RecorderStats {
     return { written: this.written, dropped: this.dropped, sampledOut: this.sampledOut, buffered: this.buffer.length + this.writing };
   }
 

@@ -16,7 +16,7 @@ const HEADER_GETTER: TextMapGetter<Headers> = {
   keys: (headers) => [...headers.keys()],
 };
 
-export function invokeRoutes(services: Services): Hono {
+export function functionRequestRoutes(services: Services): Hono {
   const app = new Hono();
   const handler = (c: Context) => invoke(services, c);
   app.all("/fn/:tenant/:function", handler);
