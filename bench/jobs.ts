@@ -29,7 +29,7 @@ export interface JobsBenchOptions {
   samples: number;
   /**
    * Jobs one process runs at once, each at its best: Isobox's claims take up to 200 jobs, and at
-   * 400 one claim runs while the jobs of the last one do (8,200 → 9,500 jobs/s against 200, 2
+   * 400 one claim runs while the jobs of the last one do (~15% more jobs/s than at 200, 2
    * cores); graphile-worker's pool needs a connection per concurrent job (Postgres allows 100).
    */
   concurrency: { isobox: number; graphile: number };

@@ -95,9 +95,8 @@ export const secrets = pgTable("secrets", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.tenant, t.name] })]);
 
-
 /**
- * Background work (DESIGN.md section 6): one row per job; an attempt holds a lease (`locked_by`,
+ * Background work: one row per job; an attempt holds a lease (`locked_by`,
  * `locked_until`) renewed by heartbeat. All SQL about jobs is in src/jobs/queue.ts.
  */
 export const jobs = pgTable("jobs", {

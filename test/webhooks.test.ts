@@ -284,7 +284,7 @@ describe("webhooks", () => {
       const before = total(await counts(fn));
       const again = assertAccepted(await deliver(fn, "stripe", payload, { "Stripe-Signature": stripeHeader(nowSeconds(), payload, secret) }));
       assert.equal(again.eventId, first.eventId);
-      assert.equal(again.jobId, first.jobId, "DESIGN.md: a redelivery returns the first job");
+      assert.equal(again.jobId, first.jobId, "a redelivery returns the first job");
       assert.equal(total(await counts(fn)), before);
     });
   });

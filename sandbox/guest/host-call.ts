@@ -8,7 +8,26 @@ import { DOMException } from "./web/dom-exception.ts";
 interface Parked { run: string; resolve(value: unknown): void; reject(error: unknown): void }
 
 const parked = new Map<number, Parked>();
+/** The ids parked for each invocation, so its end forgets them without a scan. */
+const byRun = new Map<string, Set<number>>();
 let nextId = 1;
+
+function park(id: number, entry: Parked): void {
+  parked.set(id, entry);
+  let ids = byRun.get(entry.run);
+  if (!ids) byRun.set(entry.run, (ids = new Set()));
+  ids.add(id);
+}
+
+function unpark(id: number): Parked | undefined {
+  const entry = parked.get(id);
+  if (!entry) return undefined;
+  parked.delete(id);
+  const ids = byRun.get(entry.run);
+  ids?.delete(id);
+  if (ids?.size === 0) byRun.delete(entry.run);
+  return entry;
+}
 let call: HostBindings["call"] | undefined;
 
 export function useHostCalls(bindings: HostBindings): void {
@@ -21,28 +40,29 @@ export function hostCall<K extends HostCallName>(op: K, arg: HostCalls[K]["arg"]
   const run = currentRun();
   started?.(id);
   return new Promise((resolve, reject) => {
-    parked.set(id, { run, resolve: resolve as (value: unknown) => void, reject });
+    park(id, { run, resolve: resolve as (value: unknown) => void, reject });
     call!(run, id, op, arg);
   });
 }
 
 /** Tells the host to stop the work of call `id`; its outcome no longer matters. */
 export function cancelHostCall(id: number): void {
-  const entry = parked.get(id);
+  const entry = unpark(id);
   if (!entry) return;
-  parked.delete(id);
   call!(entry.run, nextId++, "cancel", id);
 }
 
 /** Forgets the calls of an invocation that ended: the host answers none of them. */
 export function forgetRun(run: string): void {
-  for (const [id, entry] of parked) if (entry.run === run) parked.delete(id);
+  const ids = byRun.get(run);
+  if (!ids) return;
+  byRun.delete(run);
+  for (const id of ids) parked.delete(id);
 }
 
 export function complete(id: number, result: DispatchResult<unknown>): void {
-  const entry = parked.get(id);
+  const entry = unpark(id);
   if (!entry) return;
-  parked.delete(id);
   enterRun(entry.run);
   if (result.ok) entry.resolve(result.value);
   else entry.reject(toError(result.error));

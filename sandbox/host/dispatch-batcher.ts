@@ -1,7 +1,7 @@
 // Dispatches gather into calls: those of one event-loop turn, and all those that arrived while the
 // isolate's last call was in flight, cross in one call. A call into an isolate costs ~40–60 µs of
 // CPU (both threads) when its thread must be woken and ~2.3 µs a dispatch for 32 sent in one (2
-// cores); hello at 32 connections went from ~10,800 to ~16,000 req/s. Inside, they run one after
+// cores), which is ~50% of hello's throughput at 32 connections. Inside, they run one after
 // another (sandbox/guest/dispatch-chain.ts); those a chain did not start wait in the guest, and
 // the next call resumes them before the ones it brings. One batcher per lane: requests and jobs
 // chain apart, each under limits of its own kind.

@@ -40,6 +40,8 @@ interface Run {
   runId: string;
   /** Its dispatch's id. */
   id: number;
+  /** The id of the wait for its waitUntil work, once asked. */
+  waitId?: number;
   kind: TriggerKind;
   host: InvocationHost;
   deadline: number;
@@ -293,6 +295,7 @@ export class Sandbox {
     run.answer = undefined;
     if (result.over === true) return this.endRun(run, lines);
     const id = this.nextId++;
+    run.waitId = id;
     this.awaited.set(id, { run, waitUntil: true });
     this.queue.push(this.single(run.runId, "awaitWaitUntil", [id, run.runId]));
   }
@@ -301,7 +304,8 @@ export class Sandbox {
   private endRun(run: Run, lines: number | undefined, failure?: SandboxFailure): void {
     if (this.runs.get(run.runId) !== run) return;
     this.runs.delete(run.runId);
-    for (const [id, awaited] of this.awaited) if (awaited.run === run) this.awaited.delete(id);
+    this.awaited.delete(run.id);
+    if (run.waitId !== undefined) this.awaited.delete(run.waitId);
     run.answer?.(failure ? { ok: false, failure } : { ok: true, value: undefined });
     run.answer = undefined;
     this.work.end(run.runId);

@@ -140,9 +140,9 @@ function onDriverRejection(reason: unknown): void {
 async function connectPostgres(url: string, schema: string, max: number): Promise<Driver> {
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
-  // JIT off: its compile time is what Isobox's short statements would pay. Once the jobs table
-  // was analyzed mid-burst, the claim's estimated cost passed jit_above_cost and every claim of
-  // 200 spent ~28 ms compiling a plan that runs in ~3 (20,000 jobs: 3,700 → 8,800 jobs/s).
+  // JIT off: its compile time is what Isobox's short statements would pay. With the jobs table
+  // analyzed mid-burst, the claim's estimated cost passes jit_above_cost, and a claim of 200
+  // would spend ~28 ms compiling a plan that runs in ~3.
   // search_path as a startup parameter: every connection of the pool, the reserved and the
   // LISTEN ones included, sees Isobox's schema only (and a schema created later).
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off", search_path: schema } });

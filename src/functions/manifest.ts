@@ -1,4 +1,4 @@
-// The function manifest (DESIGN.md section 2): what a function may do and how it is served.
+// The function manifest (README, "Manifest"): what a function may do and how it is served.
 // Strict: an unknown key or a bad value is refused with a message that names the field.
 import { Cron } from "croner";
 import { z } from "zod";

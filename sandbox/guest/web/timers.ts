@@ -14,6 +14,17 @@ interface Timer {
 }
 
 const active = new Map<number, Timer>();
+/** The timer ids of each invocation, so its end clears them without a scan. */
+const byRun = new Map<string, Set<number>>();
+
+function remove(id: number): void {
+  const timer = active.get(id);
+  if (!timer) return;
+  active.delete(id);
+  const ids = byRun.get(timer.run);
+  ids?.delete(id);
+  if (ids?.size === 0) byRun.delete(timer.run);
+}
 let nextId = 1;
 
 /** WebIDL `long`: wraps modulo 2^32, so 2^31 becomes negative and then 0, as in browsers. */
@@ -26,12 +37,12 @@ function toDelay(value: unknown): number {
 }
 
 function arm(id: number, timer: Timer): void {
-  hostCall("sleep", timer.ms).then(() => fire(id, timer), () => active.delete(id));
+  hostCall("sleep", timer.ms).then(() => fire(id, timer), () => remove(id));
 }
 
 function fire(id: number, timer: Timer): void {
   if (active.get(id) !== timer) return; // cleared while the host was waiting
-  if (!timer.repeat) active.delete(id);
+  if (!timer.repeat) remove(id);
   enterRun(timer.run);
   try {
     timer.callback(...timer.args);
@@ -49,6 +60,9 @@ export function startTimer(callback: (...args: unknown[]) => void, delay: unknow
   const id = nextId++;
   const timer: Timer = { run: currentRun(), callback, args, ms: toDelay(delay), repeat };
   active.set(id, timer);
+  let ids = byRun.get(timer.run);
+  if (!ids) byRun.set(timer.run, (ids = new Set()));
+  ids.add(id);
   arm(id, timer);
   return id;
 }
@@ -69,12 +83,15 @@ export function setInterval(callback: unknown, delay?: unknown, ...args: unknown
 
 /** An invocation is over: its timers go with it (none of its code runs after it ended). */
 export function clearRunTimers(run: string): void {
-  for (const [id, timer] of active) if (timer.run === run) active.delete(id);
+  const ids = byRun.get(run);
+  if (!ids) return;
+  byRun.delete(run);
+  for (const id of ids) active.delete(id);
 }
 
 /** clearTimeout and clearInterval share one id space, as in browsers. */
 export function clearTimer(id?: unknown): void {
-  active.delete(Number(id));
+  remove(Number(id));
 }
 
 export function clearTimeout(id?: unknown): void {
