@@ -32,7 +32,9 @@ export class Housekeeping {
     this.options = options;
   }
 
+  /** A pass now (what piled up while no node ran), then one a minute. */
   start(): void {
+    void this.pass();
     this.timer = setInterval(() => void this.pass(), EVERY_MS);
     this.timer.unref();
   }

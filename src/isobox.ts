@@ -1,5 +1,6 @@
 // createIsobox: everything one node needs, assembled; usable on its own or inside another app.
 import type { Hono } from "hono";
+import type { AppEnv } from "./http/app-env.ts";
 import { IsolatePool } from "../sandbox/host/pool.ts";
 import { Fetcher, type Lookup } from "./capabilities/fetch.ts";
 import { PrivateAllowList } from "./capabilities/egress.ts";
@@ -37,7 +38,7 @@ export interface IsoboxOptions extends ConfigInput {
 
 export interface Isobox {
   /** The Hono app: mount it with hostApp.route(prefix, box.app). */
-  readonly app: Hono;
+  readonly app: Hono<AppEnv>;
   /** The same app as a fetch handler, for any fetch-style server. */
   fetch(request: Request): Promise<Response>;
   deploy(tenant: string, name: string, input: DeployInput): Promise<Deployed>;

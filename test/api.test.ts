@@ -2,6 +2,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { json, startBox, type TestBox } from "./helpers/box.ts";
+import { waitForRuns } from "./helpers/wait.ts";
 
 const HELLO = `export default { fetch() { return new Response("v1") } }`;
 
@@ -217,10 +218,7 @@ describe("management API", () => {
     await t.deploy("logger", `export default { fetch() { console.log("hello", { a: 1 }); console.warn("careful"); console.error("nul\\0byte"); return new Response("ok") } }`, { routes: { auth: "public" } }, name);
     assert.equal((await fetch(`${t.url}/fn/${name}/logger`)).status, 200);
     let runs: { id: string; status: string; trigger: string }[] = [];
-    for (let i = 0; i < 50 && runs.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      runs = (await t.api("GET", `/api/tenants/${name}/runs?function=logger`)).body.runs;
-    }
+    runs = await waitForRuns(t.api, name, "function=logger");
     assert.equal(runs.length, 1);
     assert.equal(runs[0].status, "succeeded");
     assert.equal(runs[0].trigger, "http");

@@ -11,6 +11,7 @@ import { HostWork, type InvocationHost } from "../sandbox/host/host-work.ts";
 import type { DispatchResult, WireRequest } from "../sandbox/protocol.ts";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { call, outcome } from "./helpers/http.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const PUBLIC = { auth: "public" };
 const LIMITS = { cpuMs: 1000, memoryMb: 64, wallMs: 5000 };
@@ -477,11 +478,10 @@ describe("values handed to the host", () => {
     // The 50 MB line was cut in the guest before it crossed, not stored whole.
     const tenant = new URL(url).pathname.split("/")[2];
     let run: any;
-    for (let i = 0; i < 50 && !run; i++) {
+    run = await eventually("the run to be recorded", async () => {
       const found = await t.api("GET", `/api/tenants/${tenant}/runs/${answer.body.runId}`);
-      if (found.status === 200) run = found.body;
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return found.status === 200 && found.body;
+    });
     assert.ok(run, "the run was recorded");
     const lines = run.logs.filter((line: any) => line.level === "log");
     assert.equal(lines.length, 1);

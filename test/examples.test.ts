@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { json, startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
+import { eventually, waitForJob } from "./helpers/wait.ts";
 
 interface Seen { path: string; authorization?: string; body: any }
 
@@ -75,10 +76,10 @@ describe("examples", () => {
     assert.equal(accepted.status, 202);
     const { id, poll } = await json(accepted);
     let job: any;
-    for (let i = 0; i < 200 && job?.status !== "succeeded"; i++) {
-      job = await json(await fetch(url + poll));
-      if (job.status !== "succeeded") await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    job = await eventually("the research job to succeed", async () => {
+      const found = await json(await fetch(url + poll));
+      return found.status === "succeeded" && found;
+    });
     assert.equal(job.id, id);
     assert.equal(job.status, "succeeded", JSON.stringify(job));
     assert.equal(job.result.summary, "A short summary.");
@@ -128,10 +129,7 @@ describe("examples", () => {
     assert.equal(delivered.status, 202);
     const { eventId, jobId } = await json(delivered);
     let job: any;
-    for (let i = 0; i < 200 && job?.status !== "succeeded"; i++) {
-      job = (await t.api("GET", `/api/tenants/default/jobs/${jobId}`)).body;
-      if (job.status !== "succeeded") await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    job = await waitForJob(t.api, "default", jobId, (found) => found.status === "succeeded");
     assert.deepEqual(job.result, { notified: 42 });
     assert.deepEqual(seen.slice(before).map((s) => [s.path, s.body.text]), [["/slack", "New issue #42: <https://github.com/o/r/issues/42|Crash on start>"]]);
 

@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { call, outcome, sleep } from "./helpers/http.ts";
 import { startNode } from "./helpers/process.ts";
+import { waitForJob, waitForRuns } from "./helpers/wait.ts";
 
 const PUBLIC = { auth: "public" };
 const DEEP = "[".repeat(100_000) + "]".repeat(100_000);
@@ -26,16 +27,6 @@ before(async () => {
 after(async () => {
   await t?.close();
 });
-
-async function eventually<T>(read: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error("the condition never held");
-    await sleep(25);
-  }
-}
 
 /** A raw request to the API with the admin token. */
 async function raw(method: string, path: string, body?: string): Promise<{ status: number; body: any }> {
@@ -151,17 +142,11 @@ describe("guests: refused with a TypeError they can read, or made storable", () 
     } };`, { routes: PUBLIC }, hostile.name);
     const others = await Promise.all(Array.from({ length: 30 }, (_, n) => t.api("POST", `/api/tenants/${tenant}/functions/worker/jobs`, { payload: { n } })));
     const odd = await t.api("POST", `/api/tenants/${hostile.name}/functions/odd/jobs`, { payload: null });
-    const job = await eventually(async () => {
-      const found = await t.api("GET", `/api/tenants/${hostile.name}/jobs/${odd.body.id}`);
-      return found.body.status === "succeeded" || found.body.status === "failed" ? found.body : undefined;
-    });
+    const job = await waitForJob(t.api, hostile.name, odd.body.id);
     assert.equal(job.status, "succeeded", JSON.stringify(job.error));
     assert.deepEqual(job.result, { result: "x\ufffdy\ufffdz", step: { text: "a\ufffdb\ufffdc" } });
     for (const other of others) {
-      const done = await eventually(async () => {
-        const found = await t.api("GET", `/api/tenants/${tenant}/jobs/${other.body.id}`);
-        return found.body.status === "succeeded" ? found.body : undefined;
-      });
+      const done = await waitForJob(t.api, tenant, other.body.id, (found) => found.status === "succeeded");
       assert.equal(typeof done.result.n, "number");
     }
   });
@@ -170,10 +155,7 @@ describe("guests: refused with a TypeError they can read, or made storable", () 
     const { name } = await t.tenant();
     await t.deploy("deep-result", `export default { async job() { let deep = []; for (let i = 0; i < 100000; i++) deep = [deep]; return deep; } };`, { routes: PUBLIC, limits: { cpuMs: 5000 } }, name);
     const enqueued = await t.api("POST", `/api/tenants/${name}/functions/deep-result/jobs`, { payload: null, maxAttempts: 1 });
-    const job = await eventually(async () => {
-      const found = await t.api("GET", `/api/tenants/${name}/jobs/${enqueued.body.id}`);
-      return found.body.status === "failed" ? found.body : undefined;
-    });
+    const job = await waitForJob(t.api, name, enqueued.body.id, (found) => found.status === "failed");
     assert.match(job.error.message, /nests deeper than 100 levels|not JSON-serialisable/);
   });
 
@@ -187,16 +169,10 @@ describe("guests: refused with a TypeError they can read, or made storable", () 
     const plain = await t.deploy("plain-logs", `export default { async fetch() { console.log("plain line"); return new Response("ok"); } };`, { routes: PUBLIC });
     const plainTenant = new URL(plain).pathname.split("/")[2];
     await Promise.all([call(odd), ...Array.from({ length: 20 }, () => call(plain))]);
-    const runs = await eventually(async () => {
-      const found = await t.api("GET", `/api/tenants/${plainTenant}/runs?function=plain-logs`);
-      return found.body.runs.length === 20 ? found.body.runs : undefined;
-    });
+    const runs = await waitForRuns(t.api, plainTenant, "function=plain-logs", (found) => found.length === 20);
     const one = await t.api("GET", `/api/tenants/${plainTenant}/runs/${runs[0].id}`);
     assert.deepEqual(one.body.logs.map((line: any) => line.message), ["plain line"]);
-    const oddRuns = await eventually(async () => {
-      const found = await t.api("GET", `/api/tenants/${hostile.name}/runs?function=odd-logs`);
-      return found.body.runs.length === 1 ? found.body.runs : undefined;
-    });
+    const oddRuns = await waitForRuns(t.api, hostile.name, "function=odd-logs", (found) => found.length === 1);
     const run = await t.api("GET", `/api/tenants/${hostile.name}/runs/${oddRuns[0].id}`);
     assert.equal(run.body.status, "failed");
     assert.equal(run.body.logs[0].message, "nul \ufffd and \ufffd alone");

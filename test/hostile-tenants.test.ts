@@ -10,6 +10,7 @@ import { startBox, type TestBox } from "./helpers/box.ts";
 import { call, cpuWhileIdle, outcome, sleep } from "./helpers/http.ts";
 import { parseResponses, pipelined, rawRequest } from "./helpers/raw-http.ts";
 import { parseExposition, valueOf } from "./helpers/prometheus.ts";
+import { eventually, waitForJob } from "./helpers/wait.ts";
 
 const PUBLIC = { auth: "public" };
 
@@ -29,20 +30,12 @@ before(async () => {
   };`, { routes: PUBLIC, secrets: ["BYSTANDER_KEY"] }, name);
   const enqueued = await t.api("POST", `/api/tenants/${name}/functions/bystander/jobs`, { payload: { n: 7 } });
   bystander.jobId = enqueued.body.id;
-  await eventually(async () => (await t.api("GET", `/api/tenants/${name}/jobs/${bystander.jobId}`)).body.status === "succeeded");
+  await waitForJob(t.api, name, bystander.jobId, (job) => job.status === "succeeded");
 });
 
 after(async () => {
   await t?.close();
 });
-
-async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error("the condition never held");
-    await sleep(25);
-  }
-}
 
 /** The bystander tenant is served as before: its own secret, its job's result. */
 async function bystanderIntact(): Promise<void> {
@@ -237,7 +230,7 @@ describe("CPU limits cannot be diluted", () => {
     assert.equal(answer.text, "answered");
     const tenant = pathOf(url).split("/")[2];
     let run: any;
-    await eventually(async () => {
+    await eventually("a failed run after the response", async () => {
       const runs = await t.api("GET", `/api/tenants/${tenant}/runs?function=dilute&limit=50`);
       run = runs.body.runs.find((r: any) => r.status === "failed" && /After the response/.test(r.error?.message ?? ""));
       return run !== undefined;
@@ -295,7 +288,7 @@ describe("nothing runs after it is over", () => {
     } };`, { routes: PUBLIC });
     assert.equal((await call(url)).text, "ok");
     const tenant = pathOf(url).split("/")[2];
-    await eventually(async () => {
+    await eventually("the waitUntil timer's line in the run", async () => {
       const runs = await t.api("GET", `/api/tenants/${tenant}/runs?function=wait-until-timers`);
       if (runs.body.runs.length === 0) return false;
       const run = await t.api("GET", `/api/tenants/${tenant}/runs/${runs.body.runs[0].id}`);
@@ -313,7 +306,7 @@ describe("logs are bounded where they are made", () => {
   async function runOf(url: string, name: string): Promise<any> {
     const tenant = pathOf(url).split("/")[2];
     let run: any;
-    await eventually(async () => {
+    await eventually(`a run of ${name}`, async () => {
       const runs = await t.api("GET", `/api/tenants/${tenant}/runs?function=${name}`);
       if (runs.body.runs.length === 0) return false;
       run = (await t.api("GET", `/api/tenants/${tenant}/runs/${runs.body.runs[0].id}`)).body;

@@ -13,6 +13,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { checkSigningSecret, MIN_SHARED_KEY_BYTES } from "../src/webhooks/keys.ts";
 import { dataError, MAX_JSON_DEPTH as MAX_EVENT_DEPTH } from "../src/db/storable.ts";
+import { waitForJob } from "./helpers/wait.ts";
 
 type Scheme = "stripe" | "github" | "standard" | "hmac-sha256";
 const SCHEMES: Scheme[] = ["stripe", "github", "standard", "hmac-sha256"];
@@ -157,14 +158,7 @@ describe("hostile webhooks", () => {
     return response.body;
   }
 
-  async function finished(owner: string, jobId: string): Promise<any> {
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-      const job = (await t.api("GET", `/api/tenants/${owner}/jobs/${jobId}`)).body;
-      if (["succeeded", "failed", "cancelled"].includes(job.status)) return job;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.fail(`job ${jobId} did not finish`);
-  }
+  const finished = (owner: string, jobId: string) => waitForJob(t.api, owner, jobId);
 
   async function jobCount(owner: string, fn: string): Promise<number> {
     const response = await t.api("GET", `/api/tenants/${owner}/jobs?function=${fn}`);

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { startNode, type NodeProcess } from "./helpers/process.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const DATABASE_URL = process.env.DATABASE_URL;
 /** The server test 2 creates its own database on, whatever backend the suite runs on. */
@@ -18,20 +19,6 @@ const PG_ADMIN_URL = process.env.ISOBOX_TEST_PG_ADMIN_URL ?? "postgres://postgre
 const WORKERS = DATABASE_URL ? 2 : 1;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(100);
-  }
-  throw new Error(`not within ${timeoutMs} ms: ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-}
 
 async function api(node: NodeProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(node.url + path, {

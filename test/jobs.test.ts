@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { sleep } from "./helpers/http.ts";
 import { scratchDatabase } from "./helpers/postgres.ts";
+import { eventually, waitForJob, waitForRuns } from "./helpers/wait.ts";
 
 interface Stub {
   port: number;
@@ -51,24 +52,12 @@ describe("jobs", () => {
   const enqueue = (fn: string, body: unknown = {}) => t.api("POST", `/api/tenants/${tenant}/functions/${fn}/jobs`, body);
 
   /** Polls a job until `done` holds (or fails the test after 30 s with its last state). */
-  async function waitFor(id: string, done: (job: any) => boolean = (job) => ["succeeded", "failed", "cancelled"].includes(job.status)): Promise<any> {
-    let job: any;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-      job = (await t.api("GET", jobUrl(id))).body;
-      if (done(job)) return job;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.fail(`job ${id} did not get there: ${JSON.stringify(job)}`);
-  }
+  const waitFor = (id: string, done?: (job: any) => boolean) => waitForJob(t.api, tenant, id, done);
 
   /** The recorded run of a job's attempt (runs are written in batches, shortly after). */
   async function runOf(fn: string, jobId: string): Promise<any> {
-    for (let i = 0; i < 50; i++) {
-      const run = (await t.api("GET", `/api/tenants/${tenant}/runs?trigger=job&function=${fn}`)).body.runs.find((r: any) => r.jobId === jobId);
-      if (run) return run;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return undefined;
+    const runs = await waitForRuns(t.api, tenant, `trigger=job&function=${fn}`, (found) => found.some((r) => r.jobId === jobId));
+    return runs.find((r) => r.jobId === jobId);
   }
 
   test("an HTTP function answers 202 with a job id at once; the job's result appears at the status endpoint", async () => {
@@ -318,10 +307,10 @@ describe("jobs", () => {
     }`, { routes: { auth: "public" } }, tenant);
     const { id } = (await (await fetch(url)).json()) as { id: string };
     let job: any;
-    for (let i = 0; i < 100 && job?.status !== "succeeded"; i++) {
-      job = await (await fetch(`${url}?id=${id}`)).json();
-      if (job.status !== "succeeded") await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    job = await eventually("the job to succeed, as ctx.jobs.get sees it", async () => {
+      const found: any = await (await fetch(`${url}?id=${id}`)).json();
+      return found.status === "succeeded" && found;
+    });
     assert.equal(job.status, "succeeded");
     assert.equal(job.result, 2);
     assert.equal(job.steps[0].name, "double");
@@ -395,10 +384,7 @@ describe("jobs", () => {
     const { body } = await enqueue("notified", { payload: "hi", notify: `http://127.0.0.1:${stub.port}/done` });
     await waitFor(body.id);
     let call: Stub["calls"][number] | undefined;
-    for (let i = 0; i < 100 && !call; i++) {
-      call = stub.calls.find((c) => c.path === "/done" && c.body.includes(body.id));
-      if (!call) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    call = await eventually("the notify URL to be called", async () => stub.calls.find((c) => c.path === "/done" && c.body.includes(body.id))).catch(() => undefined);
     assert.ok(call, "the notify URL was called");
     const event = JSON.parse(call.body);
     assert.equal(event.type, "job.succeeded");

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { call, cpuWhileIdle, outcome, sleep, type Answer } from "./helpers/http.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const PUBLIC = { auth: "public" };
 
@@ -290,11 +291,10 @@ describe("exceptions", () => {
     const runId = answer.body.error.runId;
     assert.equal(typeof runId, "string");
     let run: any;
-    for (let i = 0; i < 50 && !run; i++) {
+    run = await eventually("the failed run to be recorded", async () => {
       const found = await t.api("GET", `/api/tenants/${runawayTenant}/runs/${runId}`);
-      if (found.status === 200) run = found.body;
-      else await sleep(100);
-    }
+      return found.status === 200 && found.body;
+    });
     assert.ok(run, "the failed run was recorded");
     assert.equal(run.error.code, "ERR_FUNCTION_THREW");
     const stored = JSON.stringify(run.error);

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
 import { scratchDatabase } from "./helpers/postgres.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const LOGGER = `export default { fetch(request) {
   const word = new URL(request.url).searchParams.get("say");
@@ -75,10 +76,10 @@ test("the API's event stream shows a line as the guest writes it, secrets redact
   controller.abort();
 
   let logs: any[] = [];
-  for (let i = 0; i < 50 && !logs.some((l) => l.message === "said hello-live"); i++) {
-    logs = (await t.api("GET", `/api/tenants/${tenant}/logs?function=chatty`)).body.logs;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  logs = await eventually("the line in the latest logs", async () => {
+    const found = (await t.api("GET", `/api/tenants/${tenant}/logs?function=chatty`)).body.logs as any[];
+    return found.some((l) => l.message === "said hello-live") && found;
+  });
   const said = logs.findIndex((l) => l.message === "said hello-live");
   assert.ok(said >= 0);
   // Written one after the other (most often in the same millisecond): shown in that order.

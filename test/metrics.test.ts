@@ -7,6 +7,7 @@ import { startBox, type TestBox } from "./helpers/box.ts";
 import { histogramsOf, parseExposition, samples, valueOf, type Family } from "./helpers/prometheus.ts";
 import { DURATION_BUCKETS, Metrics, type MetricsSnapshot } from "../src/telemetry/metrics/counters.ts";
 import { scratchDatabase, type ScratchDatabase } from "./helpers/postgres.ts";
+import { waitForJob } from "./helpers/wait.ts";
 
 /**
  * On Postgres, a database of the suite's own: the queue gauges count every tenant's jobs, and the
@@ -23,15 +24,7 @@ describe("metrics", () => {
   let contentType: string | null;
 
   const enqueue = (fn: string, body: unknown = {}) => t.api("POST", `/api/tenants/${tenant}/functions/${fn}/jobs`, body);
-  async function waitForJob(id: string, done: (job: any) => boolean): Promise<any> {
-    let job: any;
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
-      job = (await t.api("GET", `/api/tenants/${tenant}/jobs/${id}`)).body;
-      if (done(job)) return job;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.fail(`job ${id} did not get there: ${JSON.stringify(job)}`);
-  }
+  const waitFor = (id: string, done: (job: any) => boolean) => waitForJob(t.api, tenant, id, done, 10_000);
 
   before(async () => {
     scratch = await ownDatabase();
@@ -63,10 +56,10 @@ describe("metrics", () => {
     for (let i = 0; i < 3; i++) assert.equal((await enqueue("later", { payload: i, delayMs: 3_600_000 })).status, 202);
     const quick = await enqueue("quick");
     const flaky = await enqueue("flaky", { maxAttempts: 1 });
-    await waitForJob(quick.body.id, (job) => job.status === "succeeded");
-    await waitForJob(flaky.body.id, (job) => job.status === "failed");
+    await waitFor(quick.body.id, (job) => job.status === "succeeded");
+    await waitFor(flaky.body.id, (job) => job.status === "failed");
     const first = await enqueue("slow");
-    await waitForJob(first.body.id, (job) => job.status === "running");
+    await waitFor(first.body.id, (job) => job.status === "running");
     await enqueue("slow");
     await new Promise((resolve) => setTimeout(resolve, 400));
 

@@ -10,6 +10,7 @@ import { startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
 import { sql } from "drizzle-orm";
 import { pruneRuns } from "../src/runs/retention.ts";
+import { waitForRuns } from "./helpers/wait.ts";
 
 const AGENT = `import type { Handler } from "isobox";
 
@@ -87,14 +88,8 @@ test("a failing three-step job: the failed step, its stack on the source lines, 
 });
 
 /** Polls the runs API until `check` holds for the list (the recorder writes in batches). */
-async function runsUntil(query: string, check: (runs: any[]) => boolean): Promise<any[]> {
-  let runs: any[] = [];
-  for (let i = 0; i < 50; i++) {
-    runs = (await t.api("GET", `/api/tenants/default/runs?${query}`)).body.runs;
-    if (check(runs)) return runs;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`runs?${query} never held what the test waits for: ${JSON.stringify(runs).slice(0, 500)}`);
+function runsUntil(query: string, check: (runs: any[]) => boolean): Promise<any[]> {
+  return waitForRuns(t.api, "default", query, check);
 }
 
 test("structured log fields and the isolate's heap are stored with the run and shown by the CLI; secrets redacted", async () => {

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { json } from "./helpers/box.ts";
 import { startNode, type NodeProcess } from "./helpers/process.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const workers = process.env.DATABASE_URL ? 2 : 1;
 const SLOW = `export default { async fetch(request) {
@@ -22,28 +23,19 @@ async function deploySlow(node: NodeProcess): Promise<string> {
   return (await json(res)).url;
 }
 
-async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("condition not met in time");
-}
-
 test("a killed worker is replaced and the node keeps answering", { timeout: 120_000 }, async () => {
   const node = await startNode(["--workers", String(workers)], process.env.DATABASE_URL ? {} : {});
   try {
     const url = await deploySlow(node);
-    await eventually(async () => node.workerPids().length === workers);
+    await eventually("every worker to serve", async () => node.workerPids().length === workers, 30_000);
     const before = node.workerPids();
     assert.equal((await fetch(url)).status, 200);
 
     for (const signal of ["SIGKILL", "SIGABRT"] as const) {
       const victim = node.workerPids()[0];
       process.kill(victim, signal);
-      await eventually(async () => !node.workerPids().includes(victim) && node.workerPids().length === workers);
-      await eventually(async () => (await fetch(url)).status === 200);
+      await eventually("the killed worker to be replaced", async () => !node.workerPids().includes(victim) && node.workerPids().length === workers, 30_000);
+      await eventually("the function to answer again", async () => (await fetch(url)).status === 200, 30_000);
     }
     const after = node.workerPids();
     assert.equal(after.length, workers);

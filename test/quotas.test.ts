@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { json, startBox, type TestBox } from "./helpers/box.ts";
+import { waitForRuns } from "./helpers/wait.ts";
 
 const HELLO = `export default { fetch() { return new Response("ok") } }`;
 const SLOW = `export default { async fetch() { await new Promise((r) => setTimeout(r, 300)); return new Response("done") } }`;
@@ -64,10 +65,7 @@ describe("tenant quotas", () => {
     assert.equal((await json(killed)).error.code, "ERR_CPU_LIMIT");
     assert.equal((await fetch(url)).status, 429, "the 50 ms kill used up the 40 ms budget");
     let runs: { cpuMs: number }[] = [];
-    for (let i = 0; i < 50 && runs.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      runs = (await t.api("GET", `/api/tenants/${name}/runs?status=failed`)).body.runs;
-    }
+    runs = await waitForRuns(t.api, name, "status=failed");
     assert.equal(runs.length, 1);
     assert.ok(runs[0].cpuMs >= 50, `recorded cpuMs ${runs[0].cpuMs}`);
   });

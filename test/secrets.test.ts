@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { createIsobox } from "../src/index.ts";
 import { json, startBox, TEST_ADMIN_TOKEN, TEST_MASTER_KEY, type TestBox } from "./helpers/box.ts";
+import { waitForRun } from "./helpers/wait.ts";
+import { SecretBox } from "../src/capabilities/secret-box.ts";
 
 const ENV_DUMP = `export default { fetch(request, env) {
   console.log("key is", env.API_KEY);
@@ -15,13 +17,8 @@ const ENV_DUMP = `export default { fetch(request, env) {
   return Response.json(env);
 } }`;
 
-async function waitForRun(t: TestBox, tenant: string, fn: string, status: string): Promise<any> {
-  for (let i = 0; i < 50; i++) {
-    const { body } = await t.api("GET", `/api/tenants/${tenant}/runs?function=${fn}&status=${status}`);
-    if (body.runs.length > 0) return (await t.api("GET", `/api/tenants/${tenant}/runs/${body.runs[0].id}`)).body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("no run recorded");
+function runOf(t: TestBox, tenant: string, fn: string, status: string): Promise<any> {
+  return waitForRun(t.api, tenant, `function=${fn}&status=${status}`);
 }
 
 describe("secrets", () => {
@@ -59,13 +56,13 @@ describe("secrets", () => {
     await t.api("PUT", `/api/tenants/${name}/secrets/API_KEY`, { value: "sk-live-very-secret" });
     const url = await t.deploy("leaky", ENV_DUMP, { routes: { auth: "public" }, secrets: ["API_KEY"] }, name);
     assert.equal((await fetch(url)).status, 200);
-    const ok = await waitForRun(t, name, "leaky", "succeeded");
+    const ok = await runOf(t, name, "leaky", "succeeded");
     assert.deepEqual(ok.logs.map((l: { message: string }) => l.message), ["key is [secret]"]);
     const failed = await fetch(`${url}/throw`);
     assert.equal(failed.status, 500);
     const error = (await json(failed)).error;
     assert.equal(error.message, "Error: failed with [secret]");
-    const run = await waitForRun(t, name, "leaky", "failed");
+    const run = await runOf(t, name, "leaky", "failed");
     assert.ok(!JSON.stringify(run).includes("sk-live-very-secret"));
   });
 
@@ -117,6 +114,18 @@ describe("master key rotation", () => {
       const ids = await during.box.db.rows<{ id: string }>(sql`select distinct split_part(ciphertext, ':', 2) as id from secrets`);
       assert.deepEqual(ids.map((r) => r.id), [rotated.body.keyId], "every secret is under the new key");
       assert.deepEqual(await json(await fetch(url)), { ROTATED: "survives-rotation" });
+      // The old key can go: a node with the new key alone reads every secret of the database.
+      const after = await startBox({ masterKey: NEW_KEY });
+      try {
+        const envOf = await after.deploy("env-after", ENV_DUMP, { routes: { auth: "public" }, secrets: ["ROTATED"] }, name);
+        assert.deepEqual(await json(await fetch(envOf)), { ROTATED: "survives-rotation" });
+        // Every stored secret, the other suites' too: the new key alone decrypts each one.
+        const alone = SecretBox.fromText(NEW_KEY);
+        const stored = await after.box.db.rows<{ tenant: string; name: string; ciphertext: string }>(sql`select tenant, name, ciphertext from secrets`);
+        for (const secret of stored) assert.equal(typeof alone.decrypt(secret.ciphertext, `${secret.tenant}/${secret.name}`), "string", `${secret.tenant}/${secret.name}`);
+      } finally {
+        await after.close();
+      }
     } finally {
       // Back under the suite's key, for the test files that run after this one on a shared database.
       await during.close();
@@ -129,11 +138,8 @@ describe("master key rotation", () => {
   test("with the key in the data dir (embedded database): rotate-key makes a new one and redoes every secret", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "isobox-rotate-"));
     // This mode is the embedded, single-node one: no server URL, no configured key.
-    const saved = { url: process.env.DATABASE_URL, key: process.env.ISOBOX_MASTER_KEY };
-    delete process.env.DATABASE_URL;
-    delete process.env.ISOBOX_MASTER_KEY;
     try {
-      const box = await createIsobox({ dataDir });
+      const box = await createIsobox({ dataDir, env: {} });
       const { readFile } = await import("node:fs/promises");
       const before = (await readFile(join(dataDir, "master-key"), "utf8")).trim();
       const tenant = box.app.request("/api/tenants/default/secrets/TOKEN", {
@@ -147,14 +153,12 @@ describe("master key rotation", () => {
       assert.notEqual(after, before);
       assert.doesNotMatch(after, /,/);
       await box.close();
-      const reopened = await createIsobox({ dataDir });
+      const reopened = await createIsobox({ dataDir, env: {} });
       await reopened.deploy("default", "env", { code: ENV_DUMP, manifest: { routes: { auth: "public" }, secrets: ["TOKEN"] } });
       const res = await reopened.app.request("/fn/default/env");
       assert.deepEqual(await json(res), { TOKEN: "kept-across-rotation" });
       await reopened.close();
     } finally {
-      if (saved.url !== undefined) process.env.DATABASE_URL = saved.url;
-      if (saved.key !== undefined) process.env.ISOBOX_MASTER_KEY = saved.key;
       await rm(dataDir, { recursive: true, force: true });
     }
   });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startBox, type TestBox } from "./helpers/box.ts";
+import { waitForJob, waitForRuns } from "./helpers/wait.ts";
 
 interface Span {
   traceId: string;
@@ -110,20 +111,14 @@ test("an HTTP call continues the caller's trace: request → isolate call → fe
   assert.ok(seenTraceparents.includes(`00-${traceId}-${out.spanId}-01`), JSON.stringify(seenTraceparents));
   // The run records the same trace id.
   let runs: any[] = [];
-  for (let i = 0; i < 50 && !runs.some((r) => r.traceId === traceId); i++) {
-    runs = (await t.api("GET", "/api/tenants/default/runs?function=traced&trigger=http")).body.runs;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  runs = await waitForRuns(t.api, "default", "function=traced&trigger=http", (found) => found.some((r) => r.traceId === traceId));
   assert.ok(runs.some((r) => r.traceId === traceId));
 });
 
 test("a job attempt: queue wait and attempt spans in the job's trace, the steps and the fetch under the isolate call", async () => {
   const { id } = (await t.api("POST", "/api/tenants/default/functions/traced/jobs", {})).body;
   let job: any;
-  for (let i = 0; i < 100 && job?.status !== "succeeded"; i++) {
-    job = (await t.api("GET", `/api/tenants/default/jobs/${id}`)).body;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  job = await waitForJob(t.api, "default", id, (found) => found.status === "succeeded");
   assert.equal(job.status, "succeeded");
   await exported(() => spans.some((s) => s.name === "step second" && spans.some((a) => a.spanId === s.parentSpanId)));
   const attempt = spans.find((s) => s.name === "job traced attempt 1");

@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { startBox, type TestBox } from "./helpers/box.ts";
+import { waitForJob } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
@@ -106,15 +107,7 @@ describe("webhooks", () => {
   }
 
   /** Polls a job until `done` holds (or fails the test after 30 s with its last state). */
-  async function waitFor(id: string, done: (job: any) => boolean = (j) => ["succeeded", "failed", "cancelled"].includes(j.status)): Promise<any> {
-    let last: any;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-      last = await job(id);
-      if (done(last)) return last;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.fail(`job ${id} did not get there: ${JSON.stringify(last)}`);
-  }
+  const waitFor = (id: string, done?: (job: any) => boolean) => waitForJob(t.api, tenant, id, done);
 
   async function counts(fn: string): Promise<Record<string, number>> {
     const response = await t.api("GET", `/api/tenants/${tenant}/jobs?function=${fn}`);

@@ -3,7 +3,8 @@
 import { checkModule } from "../../sandbox/host/compile-check.ts";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
-import { getTenant, NAME_PATTERN } from "../tenancy/tenants.ts";
+import { getTenant } from "../tenancy/tenants.ts";
+import { checkName } from "../names.ts";
 import { parseManifest, type Manifest } from "./manifest.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
 import type { FunctionRegistry } from "./registry.ts";
@@ -24,12 +25,6 @@ export interface DeployInput {
 export interface Deployed {
   name: string;
   version: number;
-}
-
-export function checkName(kind: "function" | "tenant", name: string): void {
-  if (!NAME_PATTERN.test(name)) {
-    throw new IsoboxError("ERR_BAD_REQUEST", `Invalid ${kind} name "${name.slice(0, 80)}": use 1-63 of a-z, 0-9, "-" and "_", starting with a letter or digit`);
-  }
 }
 
 export async function deployFunction(db: Db, registry: FunctionRegistry, limiter: TenantLimiter, secrets: SecretStore, tenant: string, name: string, input: DeployInput): Promise<Deployed> {

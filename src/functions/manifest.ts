@@ -4,11 +4,10 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { isAllowRule } from "../capabilities/egress.ts";
 import { IsoboxError } from "../errors.ts";
+import { PART_NAME_PATTERN, SECRET_NAME_PATTERN } from "../names.ts";
 import { jsonProblem } from "../db/storable.ts";
 import { MAX_PAYLOAD_BYTES } from "../jobs/enqueue.ts";
 
-/** How secrets are named, in manifests and in the secrets API. */
-export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 /**
  * A host ("api.openai.com", "*.github.com", "localhost:8080", "[::1]:80") or a URL prefix ending
  * in "*", optionally led by methods ("GET,HEAD https://x.com/files/*").
@@ -27,16 +26,16 @@ const Limits = z.strictObject({
 });
 
 const Secrets = z.union([
-  z.array(z.string().regex(SECRET_NAME, "secret names are UPPER_SNAKE_CASE")).max(100),
-  z.record(z.string().regex(SECRET_NAME, "secret names are UPPER_SNAKE_CASE"), z.strictObject({ hosts: Hosts.optional() })),
+  z.array(z.string().regex(SECRET_NAME_PATTERN, "secret names are UPPER_SNAKE_CASE")).max(100),
+  z.record(z.string().regex(SECRET_NAME_PATTERN, "secret names are UPPER_SNAKE_CASE"), z.strictObject({ hosts: Hosts.optional() })),
 ]);
 
 const Webhook = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, "1-63 of a-z, 0-9, - and _"),
+  name: z.string().regex(PART_NAME_PATTERN, "1-63 of a-z, 0-9, - and _"),
   verify: z.strictObject({
     scheme: z.enum(["stripe", "github", "standard", "hmac-sha256"]),
     /** The tenant secret holding the signing secret (several, one per line, during a rotation). */
-    secret: z.string().regex(SECRET_NAME, "secret names are UPPER_SNAKE_CASE"),
+    secret: z.string().regex(SECRET_NAME_PATTERN, "secret names are UPPER_SNAKE_CASE"),
     /** hmac-sha256: the header carrying the signature. */
     header: z.string().regex(/^[a-z0-9-]+$/i, "a header name").optional(),
     encoding: z.enum(["hex", "base64"]).optional(),
@@ -60,7 +59,7 @@ function cronProblem(cron: string, timezone: string | undefined): string | undef
 
 const Schedule = z.strictObject({
   /** Names the schedule in the API and in its jobs' keys; defaults to its index. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, "1-63 of a-z, 0-9, - and _").optional(),
+  name: z.string().regex(PART_NAME_PATTERN, "1-63 of a-z, 0-9, - and _").optional(),
   /** Cron expression; a sixth leading field is seconds. */
   cron: z.string().min(1).max(200),
   /** IANA zone, e.g. "Europe/Berlin"; default UTC. */

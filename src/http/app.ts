@@ -18,10 +18,11 @@ import { secretRoutes } from "./secrets.ts";
 import type { Services } from "./services.ts";
 import { tenantRoutes } from "./tenants.ts";
 import { storableRequestText } from "./request-text.ts";
+import type { AppEnv } from "./app-env.ts";
 
 /** `around` runs first on every request (the embedder's request accounting). */
-export function createApp(services: Services, around: MiddlewareHandler): Hono {
-  const app = new Hono();
+export function createApp(services: Services, around: MiddlewareHandler): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   app.use("*", around, bodyLimit(services.config.maxBodyBytes));
 
   app.onError((error) => errorResponse(error));
@@ -33,7 +34,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono {
   app.use("/hooks/*", storableRequestText);
   app.route("/", hookIntakeRoutes(services));
 
-  const api = new Hono();
+  const api = new Hono<AppEnv>();
   api.use("*", storableRequestText);
   api.route("/", openApiRoutes());
   api.use("*", requireAuth(services.auth));

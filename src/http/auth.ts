@@ -4,6 +4,7 @@ import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { sameSecret, sha256Hex } from "../tenancy/secret-compare.ts";
 import { tenantOfKey } from "../tenancy/tenants.ts";
+import type { AppEnv } from "./app-env.ts";
 
 export type Principal = { kind: "admin" } | { kind: "tenant"; tenant: string };
 
@@ -50,10 +51,8 @@ export class Authenticator {
   }
 }
 
-type Env = { Variables: { principal: Principal } };
-
 /** Requires valid credentials; stores the principal on the context. */
-export function requireAuth(auth: Authenticator): MiddlewareHandler<Env> {
+export function requireAuth(auth: Authenticator): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const principal = await auth.principal(c.req.header("authorization"));
     if (!principal) throw new IsoboxError("ERR_UNAUTHORIZED", "Missing or invalid credentials: send Authorization: Bearer <admin token or tenant API key>");
@@ -62,23 +61,29 @@ export function requireAuth(auth: Authenticator): MiddlewareHandler<Env> {
   };
 }
 
-export function principalOf(c: Context): Principal {
-  return c.get("principal") as Principal;
+export function principalOf(c: Context<AppEnv>): Principal {
+  return c.get("principal");
 }
 
-export function requireAdmin(c: Context): void {
+export function requireAdmin(c: Context<AppEnv>): void {
   if (principalOf(c).kind !== "admin") throw new IsoboxError("ERR_FORBIDDEN", "This needs the admin token");
 }
 
-/** The admin reaches every tenant; a tenant key only its own. */
-export function requireTenant(c: Context, tenant: string): void {
-  const principal = principalOf(c);
+/**
+ * The one rule of who reaches a tenant, for the API and for /fn: the admin reaches every tenant;
+ * a tenant key only its own.
+ */
+export function assertReaches(principal: Principal, tenant: string): void {
   if (principal.kind === "admin" || principal.tenant === tenant) return;
   throw new IsoboxError("ERR_FORBIDDEN", `This key does not belong to tenant ${tenant}`);
 }
 
+export function requireTenant(c: Context<AppEnv>, tenant: string): void {
+  assertReaches(principalOf(c), tenant);
+}
+
 /** The route's :tenant, once the caller is known to reach it. */
-export function scopedTenant(c: Context): string {
+export function scopedTenant(c: Context<AppEnv>): string {
   const tenant = c.req.param("tenant") ?? "";
   requireTenant(c, tenant);
   return tenant;

@@ -2,18 +2,19 @@
 // chunked body is counted as it streams, so an oversized upload is refused without being held.
 import type { Context, MiddlewareHandler } from "hono";
 import { IsoboxError } from "../errors.ts";
+import type { AppEnv } from "./app-env.ts";
 
 /** Puts the body limit on the context, where readBodyOf finds it. */
-export function bodyLimit(max: number): MiddlewareHandler {
+export function bodyLimit(max: number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set("maxBodyBytes" as never, max as never);
+    c.set("maxBodyBytes", max);
     await next();
   };
 }
 
 /** The request's body, within the limit bodyLimit set. */
-export function readBodyOf(c: Context): Promise<Uint8Array> {
-  return readBody(c.req.raw, c.get("maxBodyBytes" as never) as number);
+export function readBodyOf(c: Context<AppEnv>): Promise<Uint8Array> {
+  return readBody(c.req.raw, c.get("maxBodyBytes"));
 }
 
 function tooLarge(max: number): IsoboxError {

@@ -8,7 +8,9 @@ import { IsoboxError } from "../errors.ts";
 import { toIsoboxError } from "./errors.ts";
 import { readBodyOf } from "./body.ts";
 import type { Services } from "./services.ts";
-import { NAME_PATTERN } from "../tenancy/tenants.ts";
+import { NAME_PATTERN } from "../names.ts";
+import type { AppEnv } from "./app-env.ts";
+import { assertReaches } from "./auth.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 const HEADER_GETTER: TextMapGetter<Headers> = {
@@ -16,15 +18,15 @@ const HEADER_GETTER: TextMapGetter<Headers> = {
   keys: (headers) => [...headers.keys()],
 };
 
-export function functionRequestRoutes(services: Services): Hono {
-  const app = new Hono();
-  const handler = (c: Context) => invoke(services, c);
+export function functionRequestRoutes(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const handler = (c: Context<AppEnv>) => invoke(services, c);
   app.all("/fn/:tenant/:function", handler);
   app.all("/fn/:tenant/:function/*", handler);
   return app;
 }
 
-async function invoke(services: Services, c: Context): Promise<Response> {
+async function invoke(services: Services, c: Context<AppEnv>): Promise<Response> {
   const started = performance.now();
   const tenant = c.req.param("tenant")!;
   const name = c.req.param("function")!;
@@ -60,13 +62,13 @@ async function invoke(services: Services, c: Context): Promise<Response> {
   }
 }
 
-async function authorize(services: Services, c: Context, tenant: string): Promise<void> {
+async function authorize(services: Services, c: Context<AppEnv>, tenant: string): Promise<void> {
   const principal = await services.auth.principal(c.req.header("authorization"));
   if (!principal) throw new IsoboxError("ERR_UNAUTHORIZED", "This function needs Authorization: Bearer <tenant API key> (its manifest has routes.auth \"key\")");
-  if (principal.kind === "tenant" && principal.tenant !== tenant) throw new IsoboxError("ERR_FORBIDDEN", `This key does not belong to tenant ${tenant}`);
+  assertReaches(principal, tenant);
 }
 
-async function toWire(c: Context, tenant: string, name: string): Promise<WireRequest> {
+async function toWire(c: Context<AppEnv>, tenant: string, name: string): Promise<WireRequest> {
   const raw = c.req.raw;
   const url = new URL(raw.url);
   const prefix = `/fn/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}`;

@@ -8,11 +8,12 @@ import { scopedTenant } from "./auth.ts";
 import { baseUrl, readJson } from "./json.ts";
 import { DeployFunction, Rollback } from "./schemas.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
-export function functionRoutes(services: Services): Hono {
+export function functionRoutes(services: Services): Hono<AppEnv> {
   const { db, registry, limiter } = services;
-  const app = new Hono();
-  const url = (c: Context, tenant: string, name: string) => `${baseUrl(c)}/fn/${tenant}/${name}`;
+  const app = new Hono<AppEnv>();
+  const url = (c: Context<AppEnv>, tenant: string, name: string) => `${baseUrl(c)}/fn/${tenant}/${name}`;
 
   app.put("/:name", async (c) => {
     const tenant = scopedTenant(c);

@@ -5,7 +5,6 @@ import { IsoboxError } from "../errors.ts";
 import { enqueue, payloadJson } from "../jobs/enqueue.ts";
 import { NOTIFY_SECRET, newNotifySecret } from "../jobs/notify.ts";
 import { cancelJob, countJobs, getJob, getSteps, listJobs, retryJob } from "../jobs/queue.ts";
-import { encodeCursor } from "../db/cursor.ts";
 import { queryCursor } from "./cursor.ts";
 import { jobView } from "../jobs/view.ts";
 import { scopedTenant } from "./auth.ts";
@@ -13,10 +12,11 @@ import { fromZod } from "./errors.ts";
 import { readJson } from "./json.ts";
 import { EnqueueBody, JobsQuery } from "./schemas.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
-export function jobRoutes(services: Services): Hono {
+export function jobRoutes(services: Services): Hono<AppEnv> {
   const { db, registry, notifier } = services;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.post("/functions/:name/jobs", async (c) => {
     const tenant = scopedTenant(c);
@@ -34,11 +34,10 @@ export function jobRoutes(services: Services): Hono {
     const query = JobsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
     const { function: fn, status, limit, cursor } = query.data;
-    const rows = await listJobs(db, tenant, { function: fn, status, limit: limit + 1, cursor: queryCursor(cursor) });
-    const page = rows.slice(0, limit);
+    const { page, nextCursor } = await listJobs(db, tenant, { function: fn, status, limit, cursor: queryCursor(cursor) });
     return c.json({
       jobs: page.map((job) => jobView(job)),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].createdAt, page[page.length - 1].id) : null,
+      nextCursor,
       counts: await countJobs(db, tenant, fn),
     });
   });

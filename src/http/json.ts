@@ -5,12 +5,13 @@ import { jsonProblem } from "../db/storable.ts";
 import { IsoboxError } from "../errors.ts";
 import { readBodyOf } from "./body.ts";
 import { fromZod } from "./errors.ts";
+import type { AppEnv } from "./app-env.ts";
 
 /**
  * The body as JSON, checked against `schema`. Before that, every string and key must be text
  * Postgres can store and the value nest at most MAX_JSON_DEPTH levels: a 400 names the field.
  */
-export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(await readBodyOf(c));
   let body: unknown = undefined;
   if (text.trim() !== "") {
@@ -27,7 +28,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
 }
 
 /** The origin (plus any mount prefix) the client used, for URLs in responses. */
-export function baseUrl(c: Context): string {
+export function baseUrl(c: Context<AppEnv>): string {
   const url = new URL(c.req.url);
   const at = url.pathname.indexOf("/api/");
   return url.origin + (at > 0 ? url.pathname.slice(0, at) : "");

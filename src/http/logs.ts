@@ -8,6 +8,7 @@ import { recentLogs } from "../runs/store.ts";
 import { scopedTenant } from "./auth.ts";
 import { fromZod } from "./errors.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
 const LogsQuery = z.strictObject({
   function: z.string().min(1),
@@ -18,9 +19,9 @@ const LogsQuery = z.strictObject({
 /** A comment line now and then keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
-export function logRoutes(services: Services): Hono {
+export function logRoutes(services: Services): Hono<AppEnv> {
   const live = services.liveLogs;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
     const tenant = scopedTenant(c);
     const query = LogsQuery.safeParse(c.req.query());

@@ -8,9 +8,10 @@ import { EXPOSITION_CONTENT_TYPE } from "../telemetry/metrics/exposition.ts";
 import { sameSecret } from "../tenancy/secret-compare.ts";
 import { bearerToken } from "./auth.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
-export function metricsRoutes(services: Services): Hono {
-  const app = new Hono();
+export function metricsRoutes(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const token = services.config.metricsToken;
   const scrape = nodeScrape(services.metrics, services.nodeMetrics);
   app.get("/metrics", async (c) => {

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ManifestSchema } from "../functions/manifest.ts";
 import { CreateTenant, DeployFunction, EnqueueBody, Rollback, SetSecret, UpdateTenant } from "./schemas.ts";
+import type { AppEnv } from "./app-env.ts";
 
 const json = (schema: z.ZodType) => ({ content: { "application/json": { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) } } });
 const error = { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
@@ -119,8 +120,8 @@ export function openApiDocument(): object {
   };
 }
 
-export function openApiRoutes(): Hono {
-  const app = new Hono();
+export function openApiRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const document = openApiDocument();
   app.get("/openapi.json", (c) => c.json(document));
   return app;

@@ -4,12 +4,13 @@
 import type { MiddlewareHandler } from "hono";
 import { isStorableText } from "../db/storable.ts";
 import { IsoboxError } from "../errors.ts";
+import type { AppEnv } from "./app-env.ts";
 
 function refuse(field: string, problem: string): never {
   throw new IsoboxError("ERR_BAD_REQUEST", `${field}: ${problem}`, { details: { field } });
 }
 
-export const storableRequestText: MiddlewareHandler = async (c, next) => {
+export const storableRequestText: MiddlewareHandler<AppEnv> = async (c, next) => {
   const url = new URL(c.req.url);
   let path: string;
   try {

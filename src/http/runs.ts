@@ -7,10 +7,11 @@ import { queryCursor } from "./cursor.ts";
 import { fromZod } from "./errors.ts";
 import { RunsQuery } from "./schemas.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
-export function runRoutes(services: Services): Hono {
+export function runRoutes(services: Services): Hono<AppEnv> {
   const db = services.db.orm;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.get("/", async (c) => {
     const tenant = scopedTenant(c);

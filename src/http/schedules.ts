@@ -7,6 +7,7 @@ import { nextFire } from "../jobs/fire-times.ts";
 import { getSchedule, listSchedules, setPaused, type ScheduleRow } from "../jobs/schedules.ts";
 import { scopedTenant } from "./auth.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
 const NEXT_RUNS = 5;
 
@@ -32,11 +33,11 @@ function view(schedule: ScheduleRow & { lastStatus?: string | null }) {
   };
 }
 
-export function scheduleRoutes(services: Services): Hono {
+export function scheduleRoutes(services: Services): Hono<AppEnv> {
   const { db, registry } = services;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
-  async function find(c: Context): Promise<ScheduleRow> {
+  async function find(c: Context<AppEnv>): Promise<ScheduleRow> {
     const tenant = scopedTenant(c);
     const id = c.req.param("id") ?? "";
     const dot = id.indexOf(".");

@@ -1,7 +1,7 @@
 // /api/tenants/:tenant/secrets: set, list (names and times only), delete.
 import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
-import { SECRET_NAME } from "../functions/manifest.ts";
+import { checkName } from "../names.ts";
 import type { SecretStore } from "../capabilities/secrets.ts";
 import type { Database } from "../db/connect.ts";
 import { getTenant } from "../tenancy/tenants.ts";
@@ -9,16 +9,13 @@ import { checkSecretForHooks } from "../webhooks/secret-check.ts";
 import { scopedTenant } from "./auth.ts";
 import { readJson } from "./json.ts";
 import { SetSecret } from "./schemas.ts";
+import type { AppEnv } from "./app-env.ts";
 
-export function secretRoutes(store: SecretStore, db: Database): Hono {
-  const app = new Hono();
-  const checkName = (name: string) => {
-    if (!SECRET_NAME.test(name)) throw new IsoboxError("ERR_BAD_REQUEST", `Invalid secret name "${name.slice(0, 80)}": use UPPER_SNAKE_CASE`);
-  };
-
+export function secretRoutes(store: SecretStore, db: Database): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   app.put("/:name", async (c) => {
     const tenant = scopedTenant(c);
-    checkName(c.req.param("name"));
+    checkName("secret", c.req.param("name"));
     const { value } = await readJson(c, SetSecret);
     if (!(await getTenant(db, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} does not exist`);
     // A webhook that names this secret would refuse every delivery with an unusable key.

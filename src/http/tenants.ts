@@ -1,16 +1,17 @@
 // /api/tenants: tenants, quotas and API keys.
 import { Hono } from "hono";
 import { IsoboxError } from "../errors.ts";
-import { checkName } from "../functions/deploy.ts";
+import { checkName } from "../names.ts";
 import { createTenant, getTenant, issueKey, listKeys, listTenants, revokeKey, setQuotas } from "../tenancy/tenants.ts";
 import { requireAdmin, scopedTenant } from "./auth.ts";
 import { readJson } from "./json.ts";
 import { CreateTenant, UpdateTenant } from "./schemas.ts";
 import type { Services } from "./services.ts";
+import type { AppEnv } from "./app-env.ts";
 
-export function tenantRoutes(services: Services): Hono {
+export function tenantRoutes(services: Services): Hono<AppEnv> {
   const db = services.db.orm;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.post("/", async (c) => {
     requireAdmin(c);

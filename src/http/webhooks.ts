@@ -9,7 +9,6 @@ import { enqueue } from "../jobs/enqueue.ts";
 import { getEvent, listEvents, type EventRow } from "../webhooks/events.ts";
 import { MAX_WEBHOOK_BYTES, receive, storedHeaders, UNSTORED_HEADERS, webhookPayload } from "../webhooks/intake.ts";
 import { WebhookRejected } from "../webhooks/signature.ts";
-import { encodeCursor } from "../db/cursor.ts";
 import { scopedTenant } from "./auth.ts";
 import { queryCursor } from "./cursor.ts";
 import { readBody } from "./body.ts";
@@ -17,6 +16,7 @@ import { fromZod } from "./errors.ts";
 import { baseUrl } from "./json.ts";
 import type { Services } from "./services.ts";
 import { RejectionBudget } from "../webhooks/rejection-budget.ts";
+import type { AppEnv } from "./app-env.ts";
 
 const EventsQuery = z.strictObject({
   function: z.string().optional(),
@@ -26,8 +26,8 @@ const EventsQuery = z.strictObject({
   cursor: z.string().optional(),
 });
 
-export function hookIntakeRoutes(services: Services): Hono {
-  const app = new Hono();
+export function hookIntakeRoutes(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const budget = new RejectionBudget();
   app.post("/hooks/:tenant/:function/:hook", async (c) => {
     const tenant = c.req.param("tenant");
@@ -52,7 +52,7 @@ export function hookIntakeRoutes(services: Services): Hono {
  * Headers then throws: such a delivery is refused (and recorded with the raw headers) rather than
  * answered with a 500. Its body is not read: nothing about it can be verified.
  */
-function readHeaders(c: Context): { stored: Record<string, string>; refused?: WebhookRejected } {
+function readHeaders(c: Context<AppEnv>): { stored: Record<string, string>; refused?: WebhookRejected } {
   try {
     return { stored: storedHeaders(c.req.raw.headers) };
   } catch (error) {
@@ -96,9 +96,9 @@ function replayPayload(headers: Record<string, string>, body: string): string {
   }
 }
 
-export function webhookRoutes(services: Services): Hono {
+export function webhookRoutes(services: Services): Hono<AppEnv> {
   const { db, registry } = services;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   // Every webhook of the tenant's functions, with the URL to give the provider.
   app.get("/", async (c) => {
@@ -118,16 +118,14 @@ export function webhookRoutes(services: Services): Hono {
     const query = EventsQuery.safeParse(c.req.query());
     if (!query.success) throw fromZod(query.error, "query");
     const { cursor, limit, ...filter } = query.data;
-    const rows = await listEvents(db, tenant, { ...filter, limit: limit + 1, cursor: queryCursor(cursor) });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
+    const { page, nextCursor } = await listEvents(db, tenant, { ...filter, limit, cursor: queryCursor(cursor) });
     return c.json({
       events: page.map((event) => eventView(event, false)),
-      nextCursor: rows.length > limit ? encodeCursor(last.receivedAt, last.id) : null,
+      nextCursor,
     });
   });
 
-  const find = async (c: Context) => {
+  const find = async (c: Context<AppEnv>) => {
     const tenant = scopedTenant(c);
     const event = await getEvent(db, tenant, c.req.param("id") ?? "");
     if (!event) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} has no webhook event ${c.req.param("id")}`);

@@ -5,6 +5,7 @@ import type { jobs, jobSteps } from "../../schema/tables.ts";
 import type { JobError, JobStatus, JobTrigger } from "../../sandbox/protocol.ts";
 import type { Db } from "../db/connect.ts";
 import { storableJson, storableJsonText } from "../db/storable.ts";
+import { afterCursor, pageOf, type Cursor } from "../db/cursor.ts";
 
 /** NOTIFY channel that wakes idle runners when a job is due now. */
 export const JOBS_CHANNEL = "jobs";
@@ -240,20 +241,18 @@ export interface JobFilter {
   function?: string;
   status?: JobStatus;
   limit: number;
-  cursor?: { at: Date; id: string };
+  cursor?: Cursor;
 }
 
-export async function listJobs(db: Db, tenant: string, filter: JobFilter): Promise<JobRow[]> {
+export async function listJobs(db: Db, tenant: string, filter: JobFilter): Promise<{ page: JobRow[]; nextCursor: string | null }> {
   const conditions = [sql`tenant = ${tenant}`];
   if (filter.function) conditions.push(sql`function = ${filter.function}`);
   if (filter.status) conditions.push(sql`status = ${filter.status}`);
-  if (filter.cursor) {
-    conditions.push(sql`(created_at, id) < (${filter.cursor.at.toISOString()}::timestamptz, ${filter.cursor.id})`);
-  }
+  if (filter.cursor) conditions.push(afterCursor(sql`created_at`, filter.cursor));
   const rows = await db.rows(sql`
     select ${COLUMNS} from jobs where ${sql.join(conditions, sql` and `)}
-    order by created_at desc, id desc limit ${filter.limit}::int`);
-  return rows.map(toJob);
+    order by created_at desc, id desc limit ${filter.limit + 1}::int`);
+  return pageOf(rows.map(toJob), filter.limit, (job) => ({ at: job.createdAt, id: job.id }));
 }
 
 export async function countJobs(db: Db, tenant: string, fn?: string): Promise<Record<JobStatus, number>> {

@@ -1,8 +1,8 @@
 // Reading runs back: a page of runs with a keyset cursor, one run with its logs.
-import { and, asc, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { runLogs, runs, runSteps } from "../../schema/tables.ts";
 import type { Database } from "../db/connect.ts";
-import { encodeCursor } from "../db/cursor.ts";
+import { afterCursor, pageOf, type Cursor } from "../db/cursor.ts";
 
 export interface RunFilter {
   function?: string;
@@ -14,7 +14,7 @@ export interface RunFilter {
   until?: Date;
   limit: number;
   /** The last run of the previous page (a decoded cursor). */
-  after?: { at: Date; id: string };
+  after?: Cursor;
 }
 
 type RunRow = typeof runs.$inferSelect;
@@ -26,12 +26,10 @@ export async function listRuns(db: Database, tenant: string, filter: RunFilter):
   if (filter.status) where.push(eq(runs.status, filter.status as RunRow["status"]));
   if (filter.since) where.push(gte(runs.startedAt, filter.since));
   if (filter.until) where.push(lt(runs.startedAt, filter.until));
-  const { after } = filter;
-  if (after) where.push(or(lt(runs.startedAt, after.at), and(eq(runs.startedAt, after.at), lt(runs.id, after.id))));
+  if (filter.after) where.push(afterCursor(sql`started_at`, filter.after));
   const rows = await db.select().from(runs).where(and(...where)).orderBy(desc(runs.startedAt), desc(runs.id)).limit(filter.limit + 1);
-  const more = rows.length > filter.limit;
-  const page = more ? rows.slice(0, filter.limit) : rows;
-  return { runs: page, nextCursor: more ? encodeCursor(page[page.length - 1].startedAt, page[page.length - 1].id) : null };
+  const { page, nextCursor } = pageOf(rows, filter.limit, (run) => ({ at: run.startedAt, id: run.id }));
+  return { runs: page, nextCursor };
 }
 
 export async function getRun(db: Database, tenant: string, id: string) {

@@ -6,7 +6,6 @@ import type { Database } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { sha256Hex } from "./secret-compare.ts";
 
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const DEFAULT_TENANT = "default";
 
 export interface Tenant {

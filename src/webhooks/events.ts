@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { storableHeaders } from "./storable.ts";
 import { storableText } from "../db/storable.ts";
+import { afterCursor, pageOf, type Cursor } from "../db/cursor.ts";
 
 export interface EventRow {
   id: string;
@@ -42,17 +43,17 @@ export interface EventFilter {
   hook?: string;
   status?: "accepted" | "rejected";
   limit: number;
-  cursor?: { at: Date; id: string };
+  cursor?: Cursor;
 }
 
-export async function listEvents(db: Db, tenant: string, filter: EventFilter): Promise<EventRow[]> {
+export async function listEvents(db: Db, tenant: string, filter: EventFilter): Promise<{ page: EventRow[]; nextCursor: string | null }> {
   const conditions = [sql`tenant = ${tenant}`];
   if (filter.function) conditions.push(sql`function = ${filter.function}`);
   if (filter.hook) conditions.push(sql`hook = ${filter.hook}`);
   if (filter.status) conditions.push(sql`status = ${filter.status}`);
-  if (filter.cursor) conditions.push(sql`(received_at, id) < (${filter.cursor.at.toISOString()}::timestamptz, ${filter.cursor.id})`);
-  const rows = await db.rows(sql`select ${SUMMARY} from webhook_events where ${sql.join(conditions, sql` and `)} order by received_at desc, id desc limit ${filter.limit}::int`);
-  return rows.map(toRow);
+  if (filter.cursor) conditions.push(afterCursor(sql`received_at`, filter.cursor));
+  const rows = await db.rows(sql`select ${SUMMARY} from webhook_events where ${sql.join(conditions, sql` and `)} order by received_at desc, id desc limit ${filter.limit + 1}::int`);
+  return pageOf(rows.map(toRow), filter.limit, (event) => ({ at: event.receivedAt, id: event.id }));
 }
 
 export async function getEvent(db: Db, tenant: string, id: string): Promise<EventRow | undefined> {

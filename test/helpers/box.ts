@@ -24,11 +24,14 @@ export interface TestBox {
   tenant(): Promise<{ name: string; apiKey: string }>;
   /** Deploys code to a tenant (default: a fresh one); returns the function URL. */
   deploy(name: string, code: string, manifest?: unknown, tenant?: string): Promise<string>;
-  close(): Promise<void>;
+  /** Closes the node; its data dir goes too unless `keepDataDir` (a second node opens it next). */
+  close(options?: { keepDataDir?: boolean }): Promise<void>;
 }
 
 export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
-  const dataDir = await mkdtemp(join(tmpdir(), "isobox-test-"));
+  // A data dir of the caller's is the caller's to remove.
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), "isobox-test-"));
   const box = await createIsobox({ dataDir, databaseUrl: process.env.DATABASE_URL, masterKey: TEST_MASTER_KEY, adminToken: TEST_ADMIN_TOKEN, spareIsolates: 1, ...options });
   const server: ServerType = await new Promise((resolve) => {
     // Keep Node's own Request/Response globals: tests compare against them.
@@ -59,12 +62,12 @@ export async function startBox(options: IsoboxOptions = {}): Promise<TestBox> {
   };
   return {
     box, url, admin, dataDir, api, tenant, deploy,
-    async close() {
+    async close(options: { keepDataDir?: boolean } = {}) {
       const closed = new Promise((resolve) => server.close(resolve));
       (server as import("node:http").Server).closeAllConnections?.();
       await closed;
       await box.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownDataDir && !options.keepDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
