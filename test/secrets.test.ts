@@ -103,7 +103,10 @@ describe("master key rotation", () => {
 
   test("with ISOBOX_MASTER_KEY: the new key first, rotate, and the old key can go", async () => {
     const during = await startBox({ masterKey: `${NEW_KEY},${TEST_MASTER_KEY}` });
+    // The nodes after it open the same database (on PGlite: its data dir, once it closed).
+    const dataDir = during.dataDir;
     const { name } = await during.tenant();
+    let closed = false;
     try {
       await during.api("PUT", `/api/tenants/${name}/secrets/ROTATED`, { value: "survives-rotation" });
       const url = await during.deploy("env", ENV_DUMP, { routes: { auth: "public" }, secrets: ["API_KEY", "ROTATED"] }, name);
@@ -114,8 +117,10 @@ describe("master key rotation", () => {
       const ids = await during.box.db.rows<{ id: string }>(sql`select distinct split_part(ciphertext, ':', 2) as id from secrets`);
       assert.deepEqual(ids.map((r) => r.id), [rotated.body.keyId], "every secret is under the new key");
       assert.deepEqual(await json(await fetch(url)), { ROTATED: "survives-rotation" });
+      await during.close({ keepDataDir: true });
+      closed = true;
       // The old key can go: a node with the new key alone reads every secret of the database.
-      const after = await startBox({ masterKey: NEW_KEY });
+      const after = await startBox({ masterKey: NEW_KEY, dataDir });
       try {
         const envOf = await after.deploy("env-after", ENV_DUMP, { routes: { auth: "public" }, secrets: ["ROTATED"] }, name);
         assert.deepEqual(await json(await fetch(envOf)), { ROTATED: "survives-rotation" });
@@ -128,10 +133,11 @@ describe("master key rotation", () => {
       }
     } finally {
       // Back under the suite's key, for the test files that run after this one on a shared database.
-      await during.close();
-      const back = await startBox({ masterKey: `${TEST_MASTER_KEY},${NEW_KEY}` });
+      if (!closed) await during.close({ keepDataDir: true });
+      const back = await startBox({ masterKey: `${TEST_MASTER_KEY},${NEW_KEY}`, dataDir });
       assert.equal((await back.api("POST", "/api/secrets/rotate-key", {})).status, 200);
       await back.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
