@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { loadConfig, type ConfigInput } from "../config.ts";
 import { createIsobox } from "../isobox.ts";
+import { isConnectionError } from "../db/connect.ts";
 import { relayNodeMetrics } from "../telemetry/metrics/cluster.ts";
 import type { AdminToken } from "../cluster/admin-token.ts";
 import { apiClient } from "./client.ts";
@@ -74,8 +75,8 @@ async function supervise(options: StartOptions): Promise<void> {
     serving.add(worker);
     failedStarts = 0;
   });
-  // The first worker to serve names the cluster's admin token (it may be the one generating it);
-  // the others start after it.
+  // The first worker to serve names the cluster's admin token: workers of a fresh cluster share
+  // the one generated into the data dir, or the cluster's.
   let announced = false;
   cluster.on("message", (_worker: Worker, message: { isoboxAdminToken?: AdminToken }) => {
     const token = message?.isoboxAdminToken;
@@ -83,12 +84,11 @@ async function supervise(options: StartOptions): Promise<void> {
     announced = true;
     console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
     console.log(adminTokenLine(token));
-    for (let i = 1; i < workers; i++) fork();
     if (demo && token.value) void deployExamples(url, token.value);
     else if (demo) console.error("isobox: --demo needs the admin token: set ISOBOX_ADMIN_TOKEN to the cluster's");
   });
   relayNodeMetrics((worker) => serving.has(worker));
-  fork();
+  for (let i = 0; i < workers; i++) fork();
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -126,14 +126,25 @@ async function deployExamples(url: string, token: string): Promise<void> {
   }
 }
 
+/** How long a worker keeps trying to reach a database that is away (a restart of Postgres) before it gives up. */
+const START_RETRY_MS = 120_000;
+
 async function runWorker(options: StartOptions): Promise<void> {
   const { demo: _demo, ...overrides } = options;
   let box: Awaited<ReturnType<typeof createIsobox>>;
-  try {
-    box = await createIsobox({ ...overrides, nodeMetrics: true });
-  } catch (error) {
-    console.error(`isobox: ${(error as Error).message}`);
-    process.exit(1);
+  for (let wait = 250, deadline = Date.now() + START_RETRY_MS; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      box = await createIsobox({ ...overrides, nodeMetrics: true });
+      break;
+    } catch (error) {
+      // A worker started while the database is away (replacing one, during a restart) waits for it.
+      if (isConnectionError(error) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        continue;
+      }
+      console.error(`isobox: ${(error as Error).message}`);
+      process.exit(1);
+    }
   }
   const server = serve({ fetch: box.app.fetch, port: box.config.port, hostname: box.config.host });
   server.once("listening", () => process.send?.({ isoboxAdminToken: box.adminToken }));

@@ -79,6 +79,11 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** Whether an error is the database's connection failing (drizzle puts the driver's error in `cause`). */
+export function isConnectionError(error: unknown): boolean {
+  return CONNECTION_ERRORS.has(codeOf(error) ?? codeOf((error as { cause?: unknown } | null)?.cause) ?? "");
+}
+
 /**
  * postgres.js 3.4.9 keeps the "terminating connection" error (57P01) of a connection that the
  * server killed and hands it to the next query on the reconnected socket (porsager/postgres#1223):

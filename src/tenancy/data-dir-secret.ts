@@ -2,7 +2,7 @@
 // generated on the first start of a cluster. A node that joins an existing cluster generates
 // neither (src/cluster/join.ts): it reads what its data dir holds, if anything.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface DataDirSecret {
@@ -16,12 +16,17 @@ export async function ensureDataDirSecret(dataDir: string, name: string, generat
   const file = join(dataDir, name);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const value = generate();
+  // Written whole under a name of its own, then linked into place: of processes starting at once
+  // (the workers of `isobox start`) exactly one creates the file, and none reads it half written.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await writeFile(draft, `${value}\n`, { flag: "wx", mode: 0o600 });
   try {
-    // "wx": of processes starting at once, exactly one creates the file; the others read it.
-    await writeFile(file, `${value}\n`, { flag: "wx", mode: 0o600 });
+    await link(draft, file);
     return { value, file, created: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    await rm(draft, { force: true });
   }
   const existing = await readDataDirSecret(dataDir, name);
   if (!existing) throw new Error(`${file} disappeared while this node read it; start again`);
