@@ -181,7 +181,8 @@ export interface JobInfo {
   startedAt?: string;
   finishedAt?: string;
   version?: number;
-  steps?: { name: string; kind: StepKind; status: StepStatus; durationMs: number; attempt: number; startedAt: string; error?: { name: string; message: string } }[];
+  /** `preview`: the start of a step's result as JSON. */
+  steps?: { name: string; kind: StepKind; status: StepStatus; durationMs: number; attempt: number; startedAt: string; preview?: string; error?: { name: string; message: string } }[];
 }
 
 /** Operations the guest asks of the host asynchronously (see HostBindings.call). */

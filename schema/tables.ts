@@ -39,6 +39,11 @@ export const functionVersions = pgTable("function_versions", {
   code: text("code").notNull(),
   manifest: jsonb("manifest").$type<Record<string, unknown>>().notNull(),
   sourceMap: text("source_map"),
+  /** What the console's editor shows: the source `code` was compiled from, when it was deployed as source. */
+  source: text("source"),
+  language: text("language").$type<"ts" | "js">(),
+  /** The handlers the module's default export has (fetch, job, scheduled), read at deploy. */
+  handlers: text("handlers").array(),
   createdAt: createdAt(),
 }, (t) => [primaryKey({ columns: [t.tenant, t.name, t.version] })]);
 
@@ -228,3 +233,15 @@ export const clusterIdentity = pgTable("cluster_identity", {
   /** When rotate-key last made another key the cluster's. */
   keyChangedAt: timestamp("key_changed_at", { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [check("cluster_identity_one_row", sql`${t.id}`)]);
+
+/**
+ * Browser console sessions (src/console/sessions.ts). The cookie's value is never stored: the row
+ * is found by its SHA-256, and holds the SHA-256 of the token that signed in, so a revoked key or
+ * a changed admin token ends the sessions it opened.
+ */
+export const consoleSessions = pgTable("console_sessions", {
+  idHash: text("id_hash").primaryKey(),
+  tokenHash: text("token_hash").notNull(),
+  createdAt: createdAt(),
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index("console_sessions_last_seen").on(t.lastSeenAt)]);

@@ -74,6 +74,10 @@ export const ConfigSchema = z.object({
   jobRetentionHours: z.coerce.number().min(0).default(168),
   /** CPU time of one job attempt, when the manifest's cpuMs is lower (cpuMs is sized for HTTP). */
   jobCpuMs: int(1).default(30_000),
+  /** Whether the node serves the browser console at / (and sandboxes function pages for it, see README "Console"). */
+  console: z.union([z.boolean(), z.stringbool()]).default(true),
+  /** A console session idle this long ends. */
+  consoleSessionIdleHours: z.coerce.number().min(0.01).max(24 * 365).default(12),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -120,6 +124,8 @@ const ENV: Record<keyof Config, string> = {
   runRetentionHours: "ISOBOX_RUN_RETENTION_HOURS",
   runRetentionMax: "ISOBOX_RUN_RETENTION_MAX",
   jobCpuMs: "ISOBOX_JOB_CPU_MS",
+  console: "ISOBOX_CONSOLE",
+  consoleSessionIdleHours: "ISOBOX_CONSOLE_SESSION_IDLE_HOURS",
 };
 
 /** The environment's settings, overridden by `overrides`; a bad value is an error naming the variable. */

@@ -1,12 +1,14 @@
 // What every node does once a minute, whether or not it runs jobs (ISOBOX_JOB_RUNNER=false):
 // runs past their retention go, finished jobs past theirs go with their steps, webhook deliveries
-// whose jobs are gone go, and job notifications a node died before sending are sent. The deletes
+// whose jobs are gone go, idle console sessions go, and job notifications a node died before
+// sending are sent. The deletes
 // are idempotent, so nodes doing it at once only share the work.
 import type { Db } from "./db/connect.ts";
 import { deleteFinishedJobs } from "./jobs/queue.ts";
 import type { Notifier } from "./jobs/notify.ts";
 import { pruneRuns } from "./runs/retention.ts";
 import { deleteOldEvents } from "./webhooks/events.ts";
+import type { ConsoleSessions } from "./console/sessions.ts";
 
 const EVERY_MS = 60_000;
 /** Finished jobs one statement deletes. */
@@ -24,11 +26,13 @@ export class Housekeeping {
   private stopped = false;
   private readonly db: Db;
   private readonly notifier: Notifier;
+  private readonly sessions: Pick<ConsoleSessions, "prune">;
   private readonly options: HousekeepingOptions;
 
-  constructor(db: Db, notifier: Notifier, options: HousekeepingOptions) {
+  constructor(db: Db, notifier: Notifier, sessions: Pick<ConsoleSessions, "prune">, options: HousekeepingOptions) {
     this.db = db;
     this.notifier = notifier;
+    this.sessions = sessions;
     this.options = options;
   }
 
@@ -57,6 +61,7 @@ export class Housekeeping {
     const jobsBefore = hours(this.options.jobRetentionHours);
     while ((await deleteFinishedJobs(this.db, jobsBefore, JOB_BATCH)) === JOB_BATCH && !this.stopped);
     await deleteOldEvents(this.db, jobsBefore);
+    await this.sessions.prune();
     await this.notifier.redeliverMissed();
   }
 }

@@ -12,6 +12,7 @@ import { Invoker } from "./functions/invoker.ts";
 import { FunctionRegistry } from "./functions/registry.ts";
 import { createApp } from "./http/app.ts";
 import { Authenticator } from "./http/auth.ts";
+import { ConsoleSessions } from "./console/sessions.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { RunRecorder } from "./runs/recorder.ts";
 import { guestServices } from "./jobs/guest-services.ts";
@@ -98,8 +99,9 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
     services: (fn, traceId) => guestServices(db, fn, traceId),
   });
   const auth = new Authenticator(db, adminTokenHash);
+  const sessions = new ConsoleSessions(db, auth, config.consoleSessionIdleHours * 3_600_000);
   const notifier = new Notifier(db, fetcher, secrets);
-  const housekeeping = new Housekeeping(db, notifier, config);
+  const housekeeping = new Housekeeping(db, notifier, sessions, config);
   housekeeping.start();
   const runner = config.jobRunner ? new JobRunner({ db, registry, invoker, notifier, metrics }, {
     concurrency: config.jobConcurrency,
@@ -114,7 +116,7 @@ export async function createIsobox(options: IsoboxOptions = {}): Promise<Isobox>
   let ready = true;
   let inflight = 0;
   let drained: (() => void) | undefined;
-  const app = createApp({ config, db, registry, invoker, auth, secrets, limiter, notifier, metrics, nodeMetrics, liveLogs, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
+  const app = createApp({ config, db, registry, invoker, auth, sessions, secrets, limiter, notifier, metrics, nodeMetrics, liveLogs, rotateKey: () => masterKey.rotate(secrets), isReady: () => ready }, async (_, next) => {
     // Counts requests, however the app is mounted, so close() can wait for them.
     inflight++;
     try {

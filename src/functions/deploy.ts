@@ -1,13 +1,15 @@
 // Deploying a function: validate name, manifest and code, store a new immutable version, tell
 // every node.
-import { checkModule } from "../../sandbox/host/compile-check.ts";
+import { checkModule } from "../../sandbox/host/module-check.ts";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { getTenant } from "../tenancy/tenants.ts";
 import { checkName } from "../names.ts";
-import { parseManifest, type Manifest } from "./manifest.ts";
+import { parseManifest, type Manifest, type ResolvedLimits } from "./manifest.ts";
+import { compileSource, type SourceLanguage } from "./compile-source.ts";
+import { StackMapper } from "./source-map.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
-import type { FunctionRegistry } from "./registry.ts";
+import { moduleFilename, type FunctionRegistry } from "./registry.ts";
 import { getFunction, getVersion, insertVersion, listFunctions, setActiveVersion } from "./store.ts";
 import { countSchedules, replaceSchedules } from "../jobs/schedules.ts";
 import { isStorableText } from "../db/storable.ts";
@@ -17,7 +19,10 @@ import { checkWebhookSecrets } from "../webhooks/secret-check.ts";
 export const MAX_CODE_BYTES = 10 * 1024 * 1024;
 
 export interface DeployInput {
-  code: string;
+  /** A bundled module (what `isobox deploy` sends), or else `source` with its `language`. */
+  code?: string;
+  source?: string;
+  language?: SourceLanguage;
   manifest?: unknown;
   sourceMap?: string;
 }
@@ -29,24 +34,48 @@ export interface Deployed {
 
 export async function deployFunction(db: Db, registry: FunctionRegistry, limiter: TenantLimiter, secrets: SecretStore, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
   checkName("function", name);
-  if (typeof input.code !== "string" || input.code.length === 0) throw new IsoboxError("ERR_BAD_REQUEST", "code: expected the module's source as a non-empty string");
-  if (Buffer.byteLength(input.code) > MAX_CODE_BYTES) throw new IsoboxError("ERR_BODY_TOO_LARGE", `code: larger than ${MAX_CODE_BYTES} bytes`);
-  for (const [field, text] of [["code", input.code], ["sourceMap", input.sourceMap ?? ""]] as const) {
-    if (!isStorableText(text)) throw new IsoboxError("ERR_BAD_REQUEST", `${field}: holds a NUL character or a lone surrogate, which cannot be stored`, { details: { field } });
-  }
+  const given = checkedText(input);
   const manifest = parseManifest(input.manifest);
   if (!(await getTenant(db.orm, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `Tenant ${tenant} does not exist`);
   await checkWebhookSecrets(secrets, tenant, manifest);
   await checkQuotas(db, limiter, tenant, name, manifest);
-  const problem = await checkModule(input.code, `file:///${tenant}/${name}.js`);
-  if (problem) {
-    const where = problem.line === undefined ? "" : ` at line ${problem.line}, column ${problem.column}`;
-    throw new IsoboxError("ERR_COMPILE", `${problem.message}${where}`, { details: { line: problem.line, column: problem.column } });
-  }
-  const version = await insertVersion(db.orm, tenant, name, input.code, manifest, input.sourceMap ?? null);
+  const language = given.field === "source" ? input.language ?? "ts" : null;
+  const { code, sourceMap } = language ? await compileSource(given.text, language, `${name}.${language}`) : { code: given.text, sourceMap: input.sourceMap ?? null };
+  const handlers = await moduleHandlers(code, sourceMap, given.field, moduleFilename(tenant, name), registry.limitsOf(manifest));
+  const source = language ? given.text : null;
+  const version = await insertVersion(db.orm, tenant, name, { code, manifest, sourceMap, source, language, handlers });
   await replaceSchedules(db, tenant, name, manifest.schedules ?? []);
   await registry.changed(tenant, name);
   return { name, version };
+}
+
+/** Exactly one of code and source, each within size and storable (sourceMap too). */
+function checkedText(input: DeployInput): { field: "code" | "source"; text: string } {
+  const field = input.source !== undefined ? "source" : "code";
+  if (input.source !== undefined && input.code !== undefined) throw new IsoboxError("ERR_BAD_REQUEST", "body: send either code (a bundled module) or source (with language), not both", { details: { field: "body.source" } });
+  const text = input[field];
+  if (typeof text !== "string" || text.length === 0) throw new IsoboxError("ERR_BAD_REQUEST", `${field}: expected the module's source as a non-empty string`, { details: { field } });
+  if (input.language !== undefined && field !== "source") throw new IsoboxError("ERR_BAD_REQUEST", "language: goes with source, not with code", { details: { field: "language" } });
+  if (Buffer.byteLength(text) > MAX_CODE_BYTES) throw new IsoboxError("ERR_BODY_TOO_LARGE", `${field}: larger than ${MAX_CODE_BYTES} bytes`);
+  for (const [name, value] of [[field, text], ["sourceMap", input.sourceMap ?? ""]] as const) {
+    if (!isStorableText(value)) throw new IsoboxError("ERR_BAD_REQUEST", `${name}: holds a NUL character or a lone surrogate, which cannot be stored`, { details: { field: name } });
+  }
+  return { field, text };
+}
+
+/**
+ * The module's handlers, read by loading it as the pool will; a module that would fail every call
+ * (no default export, no handler, a throw or a loop at its top level) is refused now, at the
+ * author's line when its source map knows it.
+ */
+async function moduleHandlers(code: string, sourceMap: string | null, field: "code" | "source", filename: string, limits: ResolvedLimits): Promise<string[]> {
+  const report = await checkModule(code, filename, { memoryMb: limits.memoryMb, timeoutMs: Math.max(limits.cpuMs, 1000) });
+  if (report.ok) return report.handlers;
+  const { message, line, column } = report.problem;
+  const origin = line === undefined ? undefined : new StackMapper(sourceMap).origin(line, column ?? 1);
+  if (origin) throw new IsoboxError("ERR_COMPILE", `${message} at ${origin.file}:${origin.line}:${origin.column}`, { details: { field, ...origin } });
+  const at = line === undefined ? "" : ` at line ${line}, column ${column}`;
+  throw new IsoboxError("ERR_COMPILE", `${message}${at}`, { details: { field, line, column } });
 }
 
 export async function rollbackFunction(db: Db, registry: FunctionRegistry, tenant: string, name: string, version: number): Promise<Deployed> {

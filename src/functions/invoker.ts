@@ -45,6 +45,8 @@ export interface InvokeOptions {
   /** Aborted with a Stop to end the invocation early: invoke then throws a StoppedInvocation. */
   signal?: AbortSignal;
   limits?: InvocationLimits;
+  /** Recorded whatever ISOBOX_HTTP_RUN_SAMPLE_RATE says (a request from the console's Test panel). */
+  record?: boolean;
 }
 
 /** A failed invocation, with what the guest threw (its error's name, how it steers a job's retries). */
@@ -134,7 +136,7 @@ export class Invoker {
       // The spans end once the guest's last lines arrived: its ctx.setAttribute and ctx.span calls.
       spans?.endAll();
       span.end();
-      if (!failure && !late && trigger === "http" && Math.random() >= this.deps.httpSampleRate) {
+      if (!failure && !late && trigger === "http" && !options.record && Math.random() >= this.deps.httpSampleRate) {
         this.deps.recorder.skip();
         return;
       }

@@ -99,8 +99,13 @@ export class FunctionRegistry {
     return value;
   }
 
+  /** The limits a version with this manifest runs with: the manifest's, else the node's defaults. */
+  limitsOf(manifest: Manifest): ResolvedLimits {
+    return { ...this.defaults, ...manifest.limits };
+  }
+
   private resolve(tenant: string, name: string, version: number, code: string, manifest: Manifest, sourceMap: string | null): ActiveFunction {
-    const limits: ResolvedLimits = { ...this.defaults, ...manifest.limits };
+    const limits = this.limitsOf(manifest);
     return {
       tenant,
       name,
@@ -111,10 +116,15 @@ export class FunctionRegistry {
       egress: new EgressPolicy(manifest.fetch?.allow ?? []),
       secretNames: secretNames(manifest),
       pins: secretPins(manifest),
-      image: { key: imageKey(tenant, name, version), code, filename: `file:///${tenant}/${name}.js`, limits },
+      image: { key: imageKey(tenant, name, version), code, filename: moduleFilename(tenant, name), limits },
       stacks: new StackMapper(sourceMap),
     };
   }
+}
+
+/** The module's name in its isolate, and so in guest stacks. */
+export function moduleFilename(tenant: string, name: string): string {
+  return `file:///${tenant}/${name}.js`;
 }
 
 export function imageKey(tenant: string, name: string, version: number): string {

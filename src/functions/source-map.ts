@@ -18,10 +18,16 @@ export class StackMapper {
     if (!map) return stack;
     const frame = new RegExp(`${escape(filename)}:(\\d+):(\\d+)`, "g");
     return stack.replace(frame, (whole, line: string, column: string) => {
-      const origin = map.findOrigin(Number(line), Number(column));
-      if (!("fileName" in origin) || !origin.fileName) return whole;
-      return `${origin.fileName.replace(/^(\.\.\/)+/, "")}:${origin.lineNumber}:${origin.columnNumber}`;
+      const origin = this.origin(Number(line), Number(column));
+      return origin ? `${origin.file}:${origin.line}:${origin.column}` : whole;
     });
+  }
+
+  /** Where a position of the module (1-based) came from, or undefined when the map does not say. */
+  origin(line: number, column: number): { file: string; line: number; column: number } | undefined {
+    const origin = this.parsed()?.findOrigin(line, column);
+    if (!origin || !("fileName" in origin) || !origin.fileName) return undefined;
+    return { file: origin.fileName.replace(/^(\.\.\/)+/, ""), line: origin.lineNumber, column: origin.columnNumber };
   }
 
   private parsed(): SourceMap | null {
@@ -37,4 +43,24 @@ export class StackMapper {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * The entry file of a bundle, from its source map's sources: esbuild writes the entry's modules in
+ * import order, so the entry comes last (node_modules never is).
+ */
+export function entrySource(raw: string | null): { file: string; text: string } | undefined {
+  if (!raw) return undefined;
+  try {
+    const map = JSON.parse(raw) as { sources?: unknown[]; sourcesContent?: unknown[] };
+    const sources = map.sources ?? [];
+    for (let i = sources.length - 1; i >= 0; i--) {
+      const file = sources[i];
+      const text = map.sourcesContent?.[i];
+      if (typeof file === "string" && typeof text === "string" && !file.includes("node_modules/")) return { file: file.replace(/^(\.\.\/)+/, ""), text };
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }

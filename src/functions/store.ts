@@ -13,16 +13,23 @@ export interface FunctionRow {
   updatedAt: Date;
 }
 
-export interface VersionRow {
-  version: number;
+export interface NewVersion {
   code: string;
   manifest: Manifest;
   sourceMap: string | null;
+  /** Set when it was deployed as source (the console's editor). */
+  source: string | null;
+  language: "ts" | "js" | null;
+  handlers: string[];
+}
+
+export interface VersionRow extends NewVersion {
+  version: number;
   createdAt: Date;
 }
 
 /** Adds a version and makes it active, in one statement pair inside a transaction. */
-export async function insertVersion(db: Database, tenant: string, name: string, code: string, manifest: Manifest, sourceMap: string | null): Promise<number> {
+export async function insertVersion(db: Database, tenant: string, name: string, version: NewVersion): Promise<number> {
   return db.transaction(async (tx) => {
     // The upsert locks the function's row, so concurrent deploys get consecutive versions.
     const [fn] = await tx.insert(functions)
@@ -32,7 +39,7 @@ export async function insertVersion(db: Database, tenant: string, name: string, 
         set: { latestVersion: sql`${functions.latestVersion} + 1`, activeVersion: sql`${functions.latestVersion} + 1`, updatedAt: sql`now()` },
       })
       .returning({ version: functions.latestVersion });
-    await tx.insert(functionVersions).values({ tenant, name, version: fn.version, code, manifest: manifest as Record<string, unknown>, sourceMap });
+    await tx.insert(functionVersions).values({ tenant, name, ...version, manifest: version.manifest as Record<string, unknown>, version: fn.version });
     return fn.version;
   });
 }
@@ -46,15 +53,30 @@ export async function listFunctions(db: Database, tenant: string): Promise<Funct
   return db.select().from(functions).where(eq(functions.tenant, tenant)).orderBy(functions.name);
 }
 
+/** The functions with what their serving versions offer: handlers, and the tool's description. */
+export async function listServing(db: Database, tenant: string): Promise<(FunctionRow & { handlers: string[]; tool?: { description: string } })[]> {
+  const rows = await db.select({ fn: functions, handlers: functionVersions.handlers, manifest: functionVersions.manifest })
+    .from(functions)
+    .innerJoin(functionVersions, and(eq(functionVersions.tenant, functions.tenant), eq(functionVersions.name, functions.name), eq(functionVersions.version, functions.activeVersion)))
+    .where(eq(functions.tenant, tenant)).orderBy(functions.name);
+  return rows.map(({ fn, handlers, manifest }) => {
+    const tool = (manifest as Manifest).tool;
+    return { ...fn, handlers: handlers ?? [], ...(tool ? { tool: { description: tool.description } } : {}) };
+  });
+}
+
 export async function getVersion(db: Database, tenant: string, name: string, version: number): Promise<VersionRow | undefined> {
   const [row] = await db.select({
     version: functionVersions.version,
     code: functionVersions.code,
     manifest: functionVersions.manifest,
     sourceMap: functionVersions.sourceMap,
+    source: functionVersions.source,
+    language: functionVersions.language,
+    handlers: functionVersions.handlers,
     createdAt: functionVersions.createdAt,
   }).from(functionVersions).where(and(eq(functionVersions.tenant, tenant), eq(functionVersions.name, name), eq(functionVersions.version, version)));
-  return row as VersionRow | undefined;
+  return row && ({ ...row, handlers: row.handlers ?? [] } as VersionRow);
 }
 
 export async function listVersions(db: Database, tenant: string, name: string): Promise<{ version: number; createdAt: Date }[]> {

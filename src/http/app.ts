@@ -1,10 +1,11 @@
-// The Hono app: health, function invocation, the management API; errors in one shape.
+// The Hono app: health, the console, function invocation, the management API; errors in one shape.
 import { Hono, type MiddlewareHandler } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { requireAdmin, requireAuth } from "./auth.ts";
 import { bodyLimit } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { functionRoutes } from "./functions.ts";
+import { functionInvokeRoutes } from "./function-invoke.ts";
 import { healthRoutes } from "./health.ts";
 import { functionRequestRoutes } from "./function-requests.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -19,6 +20,7 @@ import type { Services } from "./services.ts";
 import { tenantRoutes } from "./tenants.ts";
 import { storableRequestText } from "./request-text.ts";
 import type { AppEnv } from "./app-env.ts";
+import { consoleRoutes } from "../console/routes.ts";
 
 /** `around` runs first on every request (the embedder's request accounting). */
 export function createApp(services: Services, around: MiddlewareHandler): Hono<AppEnv> {
@@ -29,6 +31,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono<A
   app.notFound(() => errorResponse(new IsoboxError("ERR_NOT_FOUND", "No such route")));
 
   app.route("/", healthRoutes(services));
+  if (services.config.console) app.route("/", consoleRoutes(services.sessions));
   app.route("/", metricsRoutes(services));
   app.route("/", functionRequestRoutes(services));
   app.use("/hooks/*", storableRequestText);
@@ -37,9 +40,10 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono<A
   const api = new Hono<AppEnv>();
   api.use("*", storableRequestText);
   api.route("/", openApiRoutes());
-  api.use("*", requireAuth(services.auth));
+  api.use("*", requireAuth(services.auth, services.sessions));
   api.route("/tenants", tenantRoutes(services));
   api.route("/tenants/:tenant/functions", functionRoutes(services));
+  api.route("/tenants/:tenant/functions", functionInvokeRoutes(services));
   api.route("/tenants/:tenant", jobRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
   api.route("/tenants/:tenant/logs", logRoutes(services));

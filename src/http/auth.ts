@@ -3,7 +3,10 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { sameSecret, sha256Hex } from "../tenancy/secret-compare.ts";
-import { tenantOfKey } from "../tenancy/tenants.ts";
+import { tenantOfKeyHash } from "../tenancy/tenants.ts";
+import { getCookie } from "hono/cookie";
+import { SESSION_COOKIE, type ConsoleSessions } from "../console/sessions.ts";
+import { assertSameOrigin } from "../console/same-origin.ts";
 import type { AppEnv } from "./app-env.ts";
 
 export type Principal = { kind: "admin" } | { kind: "tenant"; tenant: string };
@@ -29,10 +32,14 @@ export class Authenticator {
   /** The principal of a request, or undefined when it carries no valid credentials. */
   async principal(authorization: string | undefined): Promise<Principal | undefined> {
     const token = bearerToken(authorization);
-    if (!token) return undefined;
+    return token ? this.principalOfHash(sha256Hex(token)) : undefined;
+  }
+
+  /** The principal of the token whose SHA-256 (hex) is `hash` (how console sessions keep it). */
+  async principalOfHash(hash: string): Promise<Principal | undefined> {
     // Constant time: the token's hash against the cluster's.
-    if (sameSecret(sha256Hex(token), this.adminTokenHash)) return { kind: "admin" };
-    const tenant = await this.tenantOf(token);
+    if (sameSecret(hash, this.adminTokenHash)) return { kind: "admin" };
+    const tenant = await this.tenantOf(hash);
     return tenant ? { kind: "tenant", tenant } : undefined;
   }
 
@@ -40,21 +47,28 @@ export class Authenticator {
     this.cache.clear();
   }
 
-  private async tenantOf(apiKey: string): Promise<string | undefined> {
-    const hash = sha256Hex(apiKey);
+  private async tenantOf(hash: string): Promise<string | undefined> {
     const hit = this.cache.get(hash);
     if (hit && hit.expires > Date.now()) return hit.tenant;
-    const tenant = await tenantOfKey(this.db.orm, apiKey);
+    const tenant = await tenantOfKeyHash(this.db.orm, hash);
     if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
     this.cache.set(hash, { tenant, expires: Date.now() + KEY_CACHE_MS });
     return tenant;
   }
 }
 
-/** Requires valid credentials; stores the principal on the context. */
-export function requireAuth(auth: Authenticator): MiddlewareHandler<AppEnv> {
+/**
+ * Requires valid credentials: a bearer token, or the console's session cookie (whose requests must
+ * come from the console's own origin, see console/same-origin.ts). Stores the principal.
+ */
+export function requireAuth(auth: Authenticator, sessions: ConsoleSessions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const principal = await auth.principal(c.req.header("authorization"));
+    const authorization = c.req.header("authorization");
+    const session = authorization === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
+    // Checked before the session is looked up: a request from another origin costs no query.
+    if (session !== undefined) assertSameOrigin(c);
+    const principal = session === undefined ? await auth.principal(authorization) : await sessions.principal(session);
+    if (!principal && session !== undefined) throw new IsoboxError("ERR_UNAUTHORIZED", "The console session has ended: sign in again");
     if (!principal) throw new IsoboxError("ERR_UNAUTHORIZED", "Missing or invalid credentials: send Authorization: Bearer <admin token or tenant API key>");
     c.set("principal", principal);
     await next();

@@ -11,6 +11,14 @@ import type { Services } from "./services.ts";
 import { NAME_PATTERN } from "../names.ts";
 import type { AppEnv } from "./app-env.ts";
 import { assertReaches } from "./auth.ts";
+import { withoutSessionCookie } from "../console/sessions.ts";
+
+/**
+ * On every function response while the console is served from this origin: a page a function
+ * answers with runs with an opaque origin, so its script cannot call /api with a signed-in
+ * person's cookie (README, "Console").
+ */
+export const FUNCTION_CSP = "sandbox allow-scripts allow-forms allow-popups";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 const HEADER_GETTER: TextMapGetter<Headers> = {
@@ -44,7 +52,7 @@ async function invoke(services: Services, c: Context<AppEnv>): Promise<Response>
     try {
       const request = await toWire(c, tenant, name);
       const { value } = await context.with(trace.setSpan(parent, span), () => services.invoker.invoke<WireResponse>(fn, "fetch", request, "http"));
-      response = fromWire(value);
+      response = fromWire(value, services.config.console);
       span.setAttribute("http.response.status_code", response.status);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -76,7 +84,10 @@ async function toWire(c: Context<AppEnv>, tenant: string, name: string): Promise
   const rest = at >= 0 ? url.pathname.slice(at + prefix.length) : url.pathname;
   url.pathname = rest.startsWith("/") ? rest : `/${rest}`;
   const headers: string[] = [];
-  raw.headers.forEach((value, key) => { headers.push(key, value); });
+  raw.headers.forEach((value, key) => {
+    if (key !== "cookie") headers.push(key, value);
+    else if ((value = withoutSessionCookie(value)) !== "") headers.push(key, value);
+  });
   const hasBody = raw.method !== "GET" && raw.method !== "HEAD";
   const body = hasBody ? await readBodyOf(c) : null;
   return { method: raw.method, url: url.href, headers, body: body && body.byteLength > 0 ? exactBuffer(body) : null };
@@ -85,10 +96,11 @@ async function toWire(c: Context<AppEnv>, tenant: string, name: string): Promise
 /**
  * A plain header object and a Uint8Array body keep @hono/node-server on its fast path (no
  * Headers, no stream), ~10% more hello requests a second. Repeated names (several
- * set-cookie) need a Headers.
+ * set-cookie) need a Headers. `sandboxed`: the response gets an opaque origin (FUNCTION_CSP), on
+ * top of any policy of the function's own.
  */
-function fromWire(wire: WireResponse): Response {
-  const pairs = wire.headers;
+function fromWire(wire: WireResponse, sandboxed: boolean): Response {
+  const pairs = sandboxed ? [...wire.headers, "content-security-policy", FUNCTION_CSP] : wire.headers;
   const plain: Record<string, string> = Object.create(null);
   let repeated = false;
   for (let i = 0; i < pairs.length && !repeated; i += 2) {

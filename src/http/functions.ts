@@ -1,14 +1,27 @@
-// /api/tenants/:tenant/functions: deploy, list, get, versions, rollback, delete.
+// /api/tenants/:tenant/functions: deploy, list, get (with the source the editor shows), versions,
+// rollback, delete.
 import { Hono, type Context } from "hono";
 import { IsoboxError } from "../errors.ts";
 import { deployFunction, rollbackFunction } from "../functions/deploy.ts";
-import { deleteFunction, getFunction, getVersion, listFunctions, listVersions } from "../functions/store.ts";
+import { deleteFunction, getFunction, getVersion, listServing, listVersions, type VersionRow } from "../functions/store.ts";
+import { entrySource } from "../functions/source-map.ts";
 import { deleteSchedules } from "../jobs/schedules.ts";
 import { scopedTenant } from "./auth.ts";
 import { baseUrl, readJson } from "./json.ts";
 import { DeployFunction, Rollback } from "./schemas.ts";
 import type { Services } from "./services.ts";
 import type { AppEnv } from "./app-env.ts";
+
+/**
+ * What the console's editor shows: the source deployed from it, else the entry file of a CLI bundle
+ * (from its source map: the other files it imported are not shown), else the module itself.
+ */
+function editorSource(version: VersionRow): { text: string; language: "ts" | "js"; file?: string; bundled: boolean } {
+  if (version.source !== null) return { text: version.source, language: version.language ?? "ts", bundled: false };
+  const entry = entrySource(version.sourceMap);
+  if (entry) return { text: entry.text, language: /\.[cm]?tsx?$/.test(entry.file) ? "ts" : "js", file: entry.file, bundled: true };
+  return { text: version.code, language: "js", bundled: false };
+}
 
 export function functionRoutes(services: Services): Hono<AppEnv> {
   const { db, registry, limiter } = services;
@@ -24,9 +37,12 @@ export function functionRoutes(services: Services): Hono<AppEnv> {
 
   app.get("/", async (c) => {
     const tenant = scopedTenant(c);
-    const rows = await listFunctions(db.orm, tenant);
+    const rows = await listServing(db.orm, tenant);
     return c.json({
-      functions: rows.map((fn) => ({ name: fn.name, version: fn.activeVersion, latestVersion: fn.latestVersion, url: url(c, tenant, fn.name), createdAt: fn.createdAt, updatedAt: fn.updatedAt })),
+      functions: rows.map((fn) => ({
+        name: fn.name, version: fn.activeVersion, latestVersion: fn.latestVersion, handlers: fn.handlers, url: url(c, tenant, fn.name),
+        ...(fn.tool ? { tool: fn.tool } : {}), createdAt: fn.createdAt, updatedAt: fn.updatedAt,
+      })),
     });
   });
 
@@ -36,17 +52,18 @@ export function functionRoutes(services: Services): Hono<AppEnv> {
     const fn = await getFunction(db.orm, tenant, name);
     const active = fn && (await getVersion(db.orm, tenant, name, fn.activeVersion));
     if (!fn || !active) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${name}`);
-    const withCode = c.req.query("code") === "1";
     return c.json({
       name,
       version: fn.activeVersion,
       latestVersion: fn.latestVersion,
       url: url(c, tenant, name),
+      handlers: active.handlers,
       manifest: active.manifest,
       versions: await listVersions(db.orm, tenant, name),
       createdAt: fn.createdAt,
       updatedAt: fn.updatedAt,
-      ...(withCode ? { code: active.code } : {}),
+      ...(c.req.query("code") === "1" ? { code: active.code } : {}),
+      ...(c.req.query("source") === "1" ? { source: editorSource(active) } : {}),
     });
   });
 

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ManifestSchema } from "../functions/manifest.ts";
 import { CreateTenant, DeployFunction, EnqueueBody, Rollback, SetSecret, UpdateTenant } from "./schemas.ts";
 import type { AppEnv } from "./app-env.ts";
+import { InvokeBody } from "./function-invoke.ts";
 
 const json = (schema: z.ZodType) => ({ content: { "application/json": { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) } } });
 const error = { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
@@ -51,9 +52,12 @@ export function openApiDocument(): object {
         get: operation("List functions", [tenant], { 200: ok("Functions") }),
       },
       "/api/tenants/{tenant}/functions/{name}": {
-        put: operation("Deploy a new immutable version", [tenant, fn], { 201: ok("{name, version, url}") }, deployBody),
-        get: operation("Get a function with its manifest and versions (?code=1 adds the code)", [tenant, fn], { 200: ok("The function") }),
+        put: operation("Deploy a new immutable version: a bundled module as code, or source (ts or js) the server compiles", [tenant, fn], { 201: ok("{name, version, url}") }, deployBody),
+        get: operation("Get a function with its handlers, manifest and versions (?code=1 adds the module, ?source=1 the source the console's editor shows)", [tenant, fn, ...query("code", "source")], { 200: ok("The function") }),
         delete: operation("Delete a function and all its versions", [tenant, fn], { 200: ok("Deleted") }),
+      },
+      "/api/tenants/{tenant}/functions/{name}/invoke": {
+        post: operation("Send the function's fetch handler one request with the caller's credentials; always recorded as a run", [tenant, fn], { 200: ok("{status, headers, body | bodyBase64, durationMs, runId}") }, InvokeBody),
       },
       "/api/tenants/{tenant}/functions/{name}/versions": {
         get: operation("List versions", [tenant, fn], { 200: ok("Versions") }),
@@ -108,7 +112,7 @@ export function openApiDocument(): object {
         post: operation("Run an accepted delivery again as a new job", [tenant, id], { 202: ok("{eventId, jobId}") }),
       },
       "/api/tenants/{tenant}/runs": {
-        get: operation("List runs, newest first", [tenant, ...["function", "trigger", "status", "since", "until", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } }))], { 200: ok("{runs, nextCursor}") }),
+        get: operation("List runs, newest first", [tenant, ...["function", "trigger", "status", "job", "since", "until", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } }))], { 200: ok("{runs, nextCursor}") }),
       },
       "/api/tenants/{tenant}/logs": {
         get: operation("A function's latest log lines; with follow=1, server-sent events of new lines as they are written", [tenant, ...query("function", "limit", "follow")], { 200: ok("{logs}, or text/event-stream") }),

@@ -19,8 +19,11 @@ export const CreateTenant = z.strictObject({
 
 export const UpdateTenant = z.strictObject({ quotas: Quotas });
 
+/** A bundled module as `code` (what `isobox deploy` sends), or `source` the server compiles (the console). */
 export const DeployFunction = z.strictObject({
-  code: z.string().min(1),
+  code: z.string().min(1).optional(),
+  source: z.string().min(1).optional(),
+  language: z.enum(["ts", "js"]).optional(),
   manifest: z.unknown().optional(),
   sourceMap: z.string().optional(),
 });
@@ -34,6 +37,8 @@ export const RunsQuery = z.strictObject({
   function: z.string().optional(),
   trigger: z.enum(RUN_TRIGGERS).optional(),
   status: z.enum(RUN_STATUSES).optional(),
+  /** A job's id: its attempts' runs. */
+  job: z.string().max(100).optional(),
   /** ISO 8601 times: runs started at or after `since`, before `until`. */
   since: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),
   until: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),

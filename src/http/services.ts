@@ -9,6 +9,7 @@ import type { Notifier } from "../jobs/notify.ts";
 import type { Metrics } from "../telemetry/metrics/counters.ts";
 import type { LiveLogs } from "../telemetry/live-logs.ts";
 import type { Authenticator } from "./auth.ts";
+import type { ConsoleSessions } from "../console/sessions.ts";
 
 export interface Services {
   config: Config;
@@ -16,6 +17,7 @@ export interface Services {
   registry: FunctionRegistry;
   invoker: Invoker;
   auth: Authenticator;
+  sessions: ConsoleSessions;
   secrets: SecretStore;
   limiter: TenantLimiter;
   notifier: Notifier;

@@ -2,6 +2,9 @@
 import type { JobInfo } from "../../sandbox/protocol.ts";
 import type { JobRow, StepRow } from "./queue.ts";
 
+/** Characters of a step's result shown with it. */
+const PREVIEW_CHARS = 200;
+
 /** The API's and ctx.jobs.get's job: one shape (sandbox/protocol.ts JobInfo). */
 export type JobView = JobInfo;
 
@@ -31,6 +34,7 @@ export function jobView(job: JobRow, steps?: StepRow[], withPayload = false): Jo
         durationMs: Math.round(step.durationMs * 100) / 100,
         attempt: step.attempt,
         startedAt: step.startedAt.toISOString(),
+        ...(step.result === null || step.result === undefined ? {} : { preview: JSON.stringify(step.result).slice(0, PREVIEW_CHARS) }),
         ...(step.error ? { error: step.error } : {}),
       })),
     } : {}),

@@ -8,6 +8,8 @@ export interface RunFilter {
   function?: string;
   trigger?: string;
   status?: string;
+  /** The attempts of one job. */
+  job?: string;
   /** Runs started at or after. */
   since?: Date;
   /** Runs started before. */
@@ -24,6 +26,7 @@ export async function listRuns(db: Database, tenant: string, filter: RunFilter):
   if (filter.function) where.push(eq(runs.function, filter.function));
   if (filter.trigger) where.push(eq(runs.trigger, filter.trigger as RunRow["trigger"]));
   if (filter.status) where.push(eq(runs.status, filter.status as RunRow["status"]));
+  if (filter.job) where.push(eq(runs.jobId, filter.job));
   if (filter.since) where.push(gte(runs.startedAt, filter.since));
   if (filter.until) where.push(lt(runs.startedAt, filter.until));
   if (filter.after) where.push(afterCursor(sql`started_at`, filter.after));

@@ -67,7 +67,8 @@ export async function revokeKey(db: Database, tenant: string, id: string): Promi
 }
 
 /** The tenant a key belongs to. The lookup is by hash, so no key comparison leaks timing. */
-export async function tenantOfKey(db: Database, apiKey: string): Promise<string | undefined> {
-  const [row] = await db.select({ tenant: apiKeys.tenant }).from(apiKeys).where(eq(apiKeys.hash, sha256Hex(apiKey)));
+/** The tenant of the API key whose SHA-256 (hex) is `hash`. */
+export async function tenantOfKeyHash(db: Database, hash: string): Promise<string | undefined> {
+  const [row] = await db.select({ tenant: apiKeys.tenant }).from(apiKeys).where(eq(apiKeys.hash, hash));
   return row?.tenant;
 }
