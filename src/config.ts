@@ -77,7 +77,7 @@ export const ConfigSchema = z.object({
   /** Whether the node serves the browser console at / (and sandboxes function pages for it, see README "Console"). */
   console: z.union([z.boolean(), z.stringbool()]).default(true),
   /** A console session idle this long ends. */
-  consoleSessionIdleHours: z.coerce.number().min(0.01).max(24 * 365).default(12),
+  consoleSessionIdleHours: z.coerce.number().min(0.001).max(24 * 365).default(12),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,5 +1,6 @@
 // Housekeeping is every node's, whether or not it runs jobs: a node with ISOBOX_JOB_RUNNER=false
-// still deletes runs, finished jobs and webhook deliveries past their retention.
+// still deletes runs, finished jobs and webhook deliveries past their retention, and console
+// sessions idle past their expiry.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createHmac } from "node:crypto";
@@ -9,11 +10,11 @@ import { startBox } from "./helpers/box.ts";
 import { scratchDatabase } from "./helpers/postgres.ts";
 import { eventually, waitForJob, waitForRuns } from "./helpers/wait.ts";
 
-test("a node that runs no jobs prunes runs, finished jobs and webhook deliveries past their retention", { timeout: 120_000 }, async () => {
+test("a node that runs no jobs prunes runs, finished jobs, webhook deliveries and idle console sessions", { timeout: 120_000 }, async () => {
   // Its own database: retention of 0 hours would prune the other suites' data on a shared one.
   const scratch = process.env.DATABASE_URL ? await scratchDatabase("housekeeping") : undefined;
   const databaseUrl = scratch?.url;
-  const first = await startBox({ databaseUrl });
+  const first = await startBox({ databaseUrl, consoleSessionIdleHours: 24 });
   const dataDir = first.dataDir;
   try {
     const { name } = await first.tenant();
@@ -36,14 +37,19 @@ test("a node that runs no jobs prunes runs, finished jobs and webhook deliveries
     await first.box.db.rows(sql`update jobs set finished_at = now() - interval '10 days', created_at = now() - interval '10 days'`);
     await first.box.db.rows(sql`update runs set started_at = now() - interval '10 days'`);
     await first.box.db.rows(sql`update webhook_events set received_at = now() - interval '10 days'`);
+    const signIn = () => fetch(`${first.url}/console/session`, { method: "POST", headers: { "content-type": "application/json", origin: first.url }, body: JSON.stringify({ token: first.admin }) });
+    assert.equal((await signIn()).status, 204);
+    assert.equal((await signIn()).status, 204);
+    await first.box.db.rows(sql`update console_sessions set last_seen_at = now() - interval '10 days' where id_hash = (select min(id_hash) from console_sessions)`);
     await first.close({ keepDataDir: true });
 
-    const second = await startBox({ databaseUrl, dataDir, jobRunner: false, runRetentionHours: 24, jobRetentionHours: 24 });
+    const second = await startBox({ databaseUrl, dataDir, jobRunner: false, runRetentionHours: 24, jobRetentionHours: 24, consoleSessionIdleHours: 24 });
     try {
       await eventually("the old runs, jobs and deliveries to be gone", async () => {
-        const [left] = await second.box.db.rows<{ runs: number; jobs: number; events: number }>(sql`
-          select (select count(*)::int from runs) as runs, (select count(*)::int from jobs) as jobs, (select count(*)::int from webhook_events) as events`);
-        return left.runs === 0 && left.jobs === 0 && left.events === 0;
+        const [left] = await second.box.db.rows<{ runs: number; jobs: number; events: number; sessions: number }>(sql`
+          select (select count(*)::int from runs) as runs, (select count(*)::int from jobs) as jobs, (select count(*)::int from webhook_events) as events,
+            (select count(*)::int from console_sessions) as sessions`);
+        return left.runs === 0 && left.jobs === 0 && left.events === 0 && left.sessions === 1;
       });
       assert.equal((await second.api("GET", `/api/tenants/${name}/jobs/${job.id}`)).status, 404);
     } finally {

@@ -12,6 +12,7 @@ import { loadConfig, type ConfigInput } from "../config.ts";
 import { createIsobox } from "../isobox.ts";
 import { isConnectionError } from "../db/connect.ts";
 import { relayNodeMetrics } from "../telemetry/metrics/cluster.ts";
+import { consoleFiles } from "../console/assets.ts";
 import type { AdminToken } from "../cluster/admin-token.ts";
 import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
@@ -84,6 +85,7 @@ async function supervise(options: StartOptions): Promise<void> {
     announced = true;
     console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
     console.log(adminTokenLine(token));
+    if (config.console) console.log(`Console: ${url}/ (sign in with the admin token or a tenant's API key)`);
     if (demo && token.value) void deployExamples(url, token.value);
     else if (demo) console.error("isobox: --demo needs the admin token: set ISOBOX_ADMIN_TOKEN to the cluster's");
   });
@@ -148,6 +150,8 @@ async function runWorker(options: StartOptions): Promise<void> {
   }
   const server = serve({ fetch: box.app.fetch, port: box.config.port, hostname: box.config.host });
   server.once("listening", () => process.send?.({ isoboxAdminToken: box.adminToken }));
+  // A checkout builds the console's files on first use: built now, the first visit does not wait.
+  if (box.config.console) void consoleFiles().catch((error: Error) => console.error(`isobox: the console's files: ${error.message}`));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

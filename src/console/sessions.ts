@@ -65,9 +65,10 @@ export class ConsoleSessions {
     const idHash = sha256Hex(cookie);
     const now = Date.now();
     const known = this.cache.get(idHash);
-    if (known && now - known.checked < CACHE_MS) return known.tokenHash;
+    // Never trusted from memory past the idle expiry: a short expiry shortens the cache too.
+    if (known && now - known.checked < Math.min(CACHE_MS, this.idleMs / 2)) return known.tokenHash;
     const live = and(eq(consoleSessions.idHash, idHash), gt(consoleSessions.lastSeenAt, new Date(now - this.idleMs)));
-    const touch = !known || now - known.touched >= TOUCH_MS;
+    const touch = !known || now - known.touched >= Math.min(TOUCH_MS, this.idleMs / 4);
     const [row] = touch
       ? await this.db.orm.update(consoleSessions).set({ lastSeenAt: new Date(now) }).where(live).returning({ tokenHash: consoleSessions.tokenHash })
       : await this.db.orm.select({ tokenHash: consoleSessions.tokenHash }).from(consoleSessions).where(live);

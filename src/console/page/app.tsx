@@ -52,11 +52,11 @@ function View({ route, principal }: { route: Route; principal: Principal }) {
       if (route.name) return <TenantView name={route.name} principal={principal} />;
       return principal.kind === "admin" ? <TenantsView /> : <p class="error" role="alert">Tenants are managed with the admin token.</p>;
     case "functions":
-      return route.id ? <FunctionView tenant={route.tenant} name={route.id} /> : <FunctionsView tenant={route.tenant} />;
+      return route.id ? <FunctionView key={`${route.tenant}/${route.id}`} tenant={route.tenant} name={route.id} /> : <FunctionsView tenant={route.tenant} />;
     case "runs":
-      return route.id ? <RunView tenant={route.tenant} id={route.id} /> : <RunsView tenant={route.tenant} params={route.params} />;
+      return route.id ? <RunView key={route.id} tenant={route.tenant} id={route.id} /> : <RunsView tenant={route.tenant} params={route.params} />;
     case "jobs":
-      return route.id ? <JobView tenant={route.tenant} id={route.id} /> : <JobsView tenant={route.tenant} params={route.params} />;
+      return route.id ? <JobView key={route.id} tenant={route.tenant} id={route.id} /> : <JobsView tenant={route.tenant} params={route.params} />;
     case "schedules":
       return <SchedulesView tenant={route.tenant} params={route.params} />;
     case "webhooks":

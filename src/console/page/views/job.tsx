@@ -1,12 +1,14 @@
 // One job: its attempts with their runs, its steps, its result or error; Cancel, Retry, and Run
 // again with an edited payload.
-import { useState } from "hono/jsx/dom";
+import { useEffect, useState } from "hono/jsx/dom";
 import { api, query, seg } from "../api.ts";
 import { ErrorNote, Loading, Status, useAction, useLoad } from "../components.tsx";
 import { ago, ms, pretty, time } from "../format.ts";
 import { go, tenantHref } from "../route.ts";
 import type { JobItem } from "./jobs.tsx";
 import { RunTable, type RunItem } from "./runs.tsx";
+
+const FOLLOW_MS = 1000;
 
 interface JobDetail extends JobItem {
   payload?: unknown;
@@ -46,6 +48,12 @@ function JobPage({ tenant, job, runs, path, reload }: { tenant: string; job: Job
     go(tenantHref(tenant, "jobs", created.id));
   });
   const finished = job.status === "succeeded" || job.status === "failed" || job.status === "cancelled";
+  // A job in progress is followed: its page refreshes until it ends.
+  useEffect(() => {
+    if (finished) return;
+    const timer = setTimeout(() => void reload(), FOLLOW_MS);
+    return () => clearTimeout(timer);
+  }, [job]);
   return (
     <section>
       <h1>Job of {job.function} <Status value={job.status} /></h1>

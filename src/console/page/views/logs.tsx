@@ -33,7 +33,7 @@ export function LogsView({ tenant, params }: { tenant: string; params: URLSearch
           </label>
         )}
       </Loading>
-      {fn ? <Tail tenant={tenant} fn={fn} /> : <p class="muted">Choose a function to follow its log lines.</p>}
+      {fn ? <Tail key={`${tenant}/${fn}`} tenant={tenant} fn={fn} /> : <p class="muted">Choose a function to follow its log lines.</p>}
     </section>
   );
 }
