@@ -32,8 +32,8 @@ const REQUESTS: [string, string, RequestInit?][] = [
   ["head", "/", { method: "HEAD" }],
 ];
 
-/** Added by the HTTP server on the wire, not by the app. */
-const TRANSPORT_HEADERS = new Set(["date", "connection", "keep-alive", "content-length", "transfer-encoding"]);
+/** Added by the HTTP server on the wire, or by Isobox to every function response (the console's sandbox policy), not by the app. */
+const TRANSPORT_HEADERS = new Set(["date", "connection", "keep-alive", "content-length", "transfer-encoding", "content-security-policy"]);
 
 function appHeaders(headers: Headers): [string, string][] {
   return [...headers].filter(([name]) => !TRANSPORT_HEADERS.has(name));

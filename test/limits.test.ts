@@ -138,6 +138,20 @@ async function healthyMeanwhile(runaway: Promise<Answer>): Promise<Answer> {
 }
 
 /** (a) after: the healthy function answers; (b): the same function answers again. */
+/**
+ * Deploy loads a module once and refuses one that fails while it loads; a module may still fail
+ * only later (its code looks at the clock). `armed()` is such a guard, true a second after it was
+ * written; `armedNow()` waits until then.
+ */
+let armAt = 0;
+function armed(): string {
+  armAt = Date.now() + 1000;
+  return `if (Date.now() >= ${armAt})`;
+}
+async function armedNow(): Promise<void> {
+  await sleep(Math.max(armAt - Date.now() + 10, 0));
+}
+
 async function recovers(okUrl: string): Promise<void> {
   const other = await call(`${healthy}/after`);
   assert.equal(outcome(other), "200");
@@ -172,9 +186,15 @@ describe("CPU limit", () => {
     await recovers(runaway + "/ok");
   });
 
-  test("a busy loop at module top level: 503 ERR_CPU_LIMIT, every time; a fixed version answers", async () => {
+  test("a busy loop at module top level is refused at deploy; one that starts only later: 503 ERR_CPU_LIMIT, every time; a fixed version answers", async () => {
     const tenant = (await t.tenant()).name;
-    const url = await t.deploy("top-spin", `while (true) {}\n${HEALTHY}`, { routes: PUBLIC, limits: { cpuMs: 50, memoryMb: 32 } }, tenant);
+    const limits = { routes: PUBLIC, limits: { cpuMs: 50, memoryMb: 32 } };
+    const refused = await t.api("PUT", `/api/tenants/${tenant}/functions/top-spin`, { code: `while (true) {}\n${HEALTHY}`, manifest: limits });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error.message, /top-level code ran past its CPU time/);
+    // A module may behave otherwise once deployed than when deploy loaded it: the limit still holds.
+    const url = await t.deploy("top-spin", `${armed()} while (true) {}\n${HEALTHY}`, limits, tenant);
+    await armedNow();
     const first = await healthyMeanwhile(call(url + "/"));
     assertError(first, 503, "ERR_CPU_LIMIT");
     assertError(await call(url + "/"), 503, "ERR_CPU_LIMIT");
@@ -183,7 +203,8 @@ describe("CPU limit", () => {
   });
 
   test("a busy loop in a getter of the default export (runs while the module is loaded): 503 ERR_CPU_LIMIT", async () => {
-    const url = await t.deploy("getter-spin", `export default { get fetch() { while (true) {} } };`, { routes: PUBLIC, limits: { cpuMs: 50, memoryMb: 32 } });
+    const url = await t.deploy("getter-spin", `export default { get fetch() { ${armed()} while (true) {} return () => new Response("deploy saw this") } };`, { routes: PUBLIC, limits: { cpuMs: 50, memoryMb: 32 } });
+    await armedNow();
     const answer = await healthyMeanwhile(call(url + "/", { timeoutMs: 10_000 }));
     assertError(answer, 503, "ERR_CPU_LIMIT");
   });
@@ -249,7 +270,8 @@ describe("memory limit", () => {
   }
 
   test("allocating at module top level: 503 ERR_MEMORY_LIMIT", async () => {
-    const url = await t.deploy("top-hog", `const keep = []; while (true) keep.push({ n: keep.length });\n${HEALTHY}`, { routes: PUBLIC, limits: { cpuMs: 5000, memoryMb: 32 } });
+    const url = await t.deploy("top-hog", `const keep = []; ${armed()} while (true) keep.push({ n: keep.length });\n${HEALTHY}`, { routes: PUBLIC, limits: { cpuMs: 5000, memoryMb: 32 } });
+    await armedNow();
     assertError(await healthyMeanwhile(call(url + "/")), 503, "ERR_MEMORY_LIMIT");
   });
 });
@@ -336,8 +358,14 @@ describe("exceptions", () => {
     await recovers(runaway + "/ok");
   });
 
-  test("unbounded recursion at module top level: 500 ERR_FUNCTION_THREW", async () => {
-    const url = await t.deploy("top-recurse", `function f() { return f() + 1; } f();\n${HEALTHY}`, { routes: PUBLIC, limits: { cpuMs: 50, memoryMb: 32 } });
+  test("unbounded recursion at module top level: refused at deploy, and 500 ERR_FUNCTION_THREW when it starts later", async () => {
+    const manifest = { routes: PUBLIC, limits: { cpuMs: 50, memoryMb: 32 } };
+    const tenant = (await t.tenant()).name;
+    const refused = await t.api("PUT", `/api/tenants/${tenant}/functions/top-recurse`, { code: `function f() { return f() + 1; } f();\n${HEALTHY}`, manifest });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error.message, /^RangeError: Maximum call stack size exceeded at line 1, column \d+$/);
+    const url = await t.deploy("top-recurse", `function f() { return f() + 1; } ${armed()} f();\n${HEALTHY}`, manifest, tenant);
+    await armedNow();
     const answer = await call(url + "/");
     assertError(answer, 500, "ERR_FUNCTION_THREW");
     assert.equal(answer.body.error.message, "RangeError: Maximum call stack size exceeded");
