@@ -42,7 +42,8 @@ export type LogLevel = "debug" | "info" | "log" | "warn" | "error";
  */
 export type DispatchResult<T> = { ok: true; value: T; over?: boolean; lines?: number } | { ok: false; error: WireError; lines?: number };
 
-export type TriggerKind = "fetch" | "job" | "scheduled";
+/** The handler an invocation calls: `tool` is an MCP tools/call (src/mcp). */
+export type TriggerKind = "fetch" | "job" | "scheduled" | "tool";
 
 /**
  * A dispatch as it enters the isolate (GuestRuntime.dispatch): the host's id for its answer, the
@@ -53,7 +54,7 @@ export type TriggerKind = "fetch" | "job" | "scheduled";
 export type DispatchEntry = [id: number, kind: TriggerKind, info: string, arg: string, body: ArrayBuffer | null];
 
 /**
- * Dispatches wait and chain in lanes: requests (fetch) in one, job attempts and schedule fires in
+ * Dispatches wait and chain in lanes: requests (fetch, tool) in one, job attempts and schedule fires in
  * the other, so that a chain's invocations have limits of one kind (a request's 50 ms, a job's 30 s).
  */
 export const DISPATCH_LANES = { requests: 0, jobs: 1 } as const;
@@ -147,7 +148,8 @@ export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancel
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** What made a job: an enqueue (API or ctx.enqueue), a schedule's fire, a webhook delivery. */
-export const JOB_TRIGGERS = ["job", "cron", "webhook"] as const;
+/** What started a job: the API or ctx.enqueue, a schedule, a webhook, an MCP call of a job-mode tool. */
+export const JOB_TRIGGERS = ["job", "cron", "webhook", "mcp"] as const;
 export type JobTrigger = (typeof JOB_TRIGGERS)[number];
 
 /** How a job (or an attempt) failed. */

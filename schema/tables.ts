@@ -47,8 +47,8 @@ export const functionVersions = pgTable("function_versions", {
   createdAt: createdAt(),
 }, (t) => [primaryKey({ columns: [t.tenant, t.name, t.version] })]);
 
-/** What started a run: a request through /fn/, or an attempt of a job. */
-export const RUN_TRIGGERS = ["http", "job", "cron", "webhook"] as const;
+/** What started a run: a request through /fn/, an attempt of a job (job, cron, webhook), an MCP tools/call. */
+export const RUN_TRIGGERS = ["http", "job", "cron", "webhook", "mcp"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 export const RUN_STATUSES = ["succeeded", "failed", "suspended"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -78,6 +78,17 @@ export const ConfigSchema = z.object({
   console: z.union([z.boolean(), z.stringbool()]).default(true),
   /** A console session idle this long ends. */
   consoleSessionIdleHours: z.coerce.number().min(0.001).max(24 * 365).default(12),
+  /** Origins (besides the node's own) whose pages may call /mcp/… (README "MCP"): comma-separated. */
+  mcpOrigins: z.union([z.array(z.string()), z.string()]).default([]).transform((given, ctx) => {
+    const list = typeof given === "string" ? given.split(",").map((s) => s.trim()).filter(Boolean) : given;
+    const origins: string[] = [];
+    for (const entry of list) {
+      const origin = URL.parse(entry)?.origin;
+      if (!origin || origin === "null") ctx.addIssue({ code: "custom", message: `${JSON.stringify(entry.slice(0, 100))} is not an origin such as https://app.example.com` });
+      else origins.push(origin);
+    }
+    return origins;
+  }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -126,6 +137,7 @@ const ENV: Record<keyof Config, string> = {
   jobCpuMs: "ISOBOX_JOB_CPU_MS",
   console: "ISOBOX_CONSOLE",
   consoleSessionIdleHours: "ISOBOX_CONSOLE_SESSION_IDLE_HOURS",
+  mcpOrigins: "ISOBOX_MCP_ORIGINS",
 };
 
 /** The environment's settings, overridden by `overrides`; a bad value is an error naming the variable. */

@@ -27,6 +27,9 @@ export type ErrorCode =
   | "ERR_SHUTDOWN" // a job's attempt stopped because its worker shut down; the job goes back to the queue
   | "ERR_LEASE_EXPIRED" // the worker running a job's attempt stopped answering
   | "ERR_FETCH_DENIED" // inside the guest, as the rejection of fetch: the egress policy refused
+  | "ERR_INVALID_ARGUMENTS" // an MCP tools/call whose arguments do not match the tool's input schema
+  | "ERR_TOOL_STATUS" // an MCP tool served by a fetch handler answered with a status outside 2xx
+  | "ERR_INVALID_TOOL_RESULT" // an MCP tool's result does not match its output schema
   | "ERR_UNAVAILABLE" // not ready: database down, shutting down
   | "ERR_INTERNAL";
 
@@ -53,6 +56,9 @@ export const STATUS: Record<ErrorCode, number> = {
   ERR_SHUTDOWN: 503,
   ERR_LEASE_EXPIRED: 503,
   ERR_FETCH_DENIED: 403,
+  ERR_INVALID_ARGUMENTS: 400,
+  ERR_TOOL_STATUS: 502,
+  ERR_INVALID_TOOL_RESULT: 500,
   ERR_UNAVAILABLE: 503,
   ERR_INTERNAL: 500,
 };

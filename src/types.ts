@@ -64,4 +64,6 @@ export interface Handler<E extends Env = Env> {
   fetch?(request: Request, env: E, ctx: Context): Response | Promise<Response>;
   job?(payload: unknown, env: E, ctx: Context): unknown;
   scheduled?(event: ScheduledEvent, env: E, ctx: Context): unknown;
+  /** An MCP tools/call (the manifest's `tool`): the arguments, validated against `tool.input`; return JSON or a string. */
+  tool?(input: unknown, env: E, ctx: Context): unknown;
 }

@@ -71,7 +71,7 @@ describe("the API the console uses", () => {
   test("a module that would fail every call is refused at deploy, naming what is missing, at the author's line", async () => {
     const cases: [string, unknown, RegExp][] = [
       ["export const x = 1;", { code: "export const x = 1;" }, /no default export/],
-      ["export default {}", { code: "export default {}" }, /none of the handlers fetch, job, scheduled/],
+      ["export default {}", { code: "export default {}" }, /none of the handlers fetch, job, scheduled, tool/],
       ["a loop", { code: "while (true) {}\nexport default { fetch() {} }" }, /top-level code ran past its CPU time/],
       ["a throw in source", { source: "type A = string;\n\nthrow new Error('not configured');\nexport default { fetch() { return new Response('x') } }", language: "ts" }, /Error: not configured at refused\.ts:3:\d+/],
     ];

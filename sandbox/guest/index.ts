@@ -29,7 +29,7 @@ useTraceBinding(bindings);
 useChain(runEntry);
 installWebApis(bindings);
 
-type Handlers = { fetch?: Function; job?: Function; scheduled?: Function };
+type Handlers = { fetch?: Function; job?: Function; scheduled?: Function; tool?: Function };
 let handlers: Handlers = {};
 const pending = new Map<string, Pending>();
 
@@ -44,12 +44,12 @@ function setModule(namespace: Record<string, unknown>): DispatchResult<string[]>
     return { ok: false, error: { name: "TypeError", message: "The module has no default export: export default { fetch(request, env, ctx) { ... } }" } };
   }
   const found: Handlers = {};
-  for (const name of ["fetch", "job", "scheduled"] as const) {
+  for (const name of ["fetch", "job", "scheduled", "tool"] as const) {
     const fn = exported[name];
     if (typeof fn === "function") found[name] = fn.bind(exported);
   }
-  if (!found.fetch && !found.job && !found.scheduled) {
-    return { ok: false, error: { name: "TypeError", message: "The default export has none of the handlers fetch, job, scheduled" } };
+  if (!found.fetch && !found.job && !found.scheduled && !found.tool) {
+    return { ok: false, error: { name: "TypeError", message: "The default export has none of the handlers fetch, job, scheduled, tool" } };
   }
   handlers = found;
   return { ok: true, value: Object.keys(found) };

@@ -149,7 +149,7 @@ export class Sandbox {
       } catch (error) {
         return this.endRun(run, undefined, threw(`TypeError: The ${kind} handler's argument could not be passed: ${(error as Error).message}`));
       }
-      this.batchers[kind === "fetch" ? DISPATCH_LANES.requests : DISPATCH_LANES.jobs].add(entry, info.runId);
+      this.batchers[kind === "fetch" || kind === "tool" ? DISPATCH_LANES.requests : DISPATCH_LANES.jobs].add(entry, info.runId);
     });
     return { answer, done: ended };
   }

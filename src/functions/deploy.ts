@@ -42,6 +42,7 @@ export async function deployFunction(db: Db, registry: FunctionRegistry, limiter
   const language = given.field === "source" ? input.language ?? "ts" : null;
   const { code, sourceMap } = language ? await compileSource(given.text, language, `${name}.${language}`) : { code: given.text, sourceMap: input.sourceMap ?? null };
   const handlers = await moduleHandlers(code, sourceMap, given.field, moduleFilename(tenant, name), registry.limitsOf(manifest));
+  checkToolHandler(manifest, handlers);
   const source = language ? given.text : null;
   const version = await insertVersion(db.orm, tenant, name, { code, manifest, sourceMap, source, language, handlers });
   await replaceSchedules(db, tenant, name, manifest.schedules ?? []);
@@ -76,6 +77,16 @@ async function moduleHandlers(code: string, sourceMap: string | null, field: "co
   if (origin) throw new IsoboxError("ERR_COMPILE", `${message} at ${origin.file}:${origin.line}:${origin.column}`, { details: { field, ...origin } });
   const at = line === undefined ? "" : ` at line ${line}, column ${column}`;
   throw new IsoboxError("ERR_COMPILE", `${message}${at}`, { details: { field, line, column } });
+}
+
+/** A tool's calls need their handler: a job-mode tool's job, else tool or fetch. */
+function checkToolHandler(manifest: Manifest, handlers: string[]): void {
+  const tool = manifest.tool;
+  if (!tool) return;
+  const needed = tool.mode === "job" ? ["job"] : ["tool", "fetch"];
+  if (needed.some((handler) => handlers.includes(handler))) return;
+  const what = tool.mode === "job" ? "tool.mode \"job\" runs each call as a job: the module needs a job handler" : "the module needs a tool handler (or a fetch handler) to serve tool calls";
+  throw new IsoboxError("ERR_INVALID_MANIFEST", `manifest.tool: ${what}; it exports ${handlers.join(", ")}`, { details: { field: "manifest.tool" } });
 }
 
 export async function rollbackFunction(db: Db, registry: FunctionRegistry, tenant: string, name: string, version: number): Promise<Deployed> {

@@ -2,6 +2,7 @@
 // Strict: an unknown key or a bad value is refused with a message that names the field.
 import { Cron } from "croner";
 import { z } from "zod";
+import { compileSchema } from "../mcp/json-schema.ts";
 import { isAllowRule } from "../capabilities/egress.ts";
 import { IsoboxError } from "../errors.ts";
 import { PART_NAME_PATTERN, SECRET_NAME_PATTERN } from "../names.ts";
@@ -94,9 +95,35 @@ export const ManifestSchema = z.strictObject({
   }).optional(),
   schedules: z.array(Schedule).max(50).refine(uniqueNames, "two schedules with the same name").optional(),
   webhooks: z.array(Webhook).max(50).refine(uniqueNames, "two webhooks with the same name").optional(),
+  /** The function as an MCP tool (README, "MCP"). */
   tool: z.strictObject({
     description: z.string().min(1).max(4000),
+    /** JSON Schema (2020-12) of the arguments; default {"type": "object"}. */
     input: z.record(z.string(), z.unknown()).optional(),
+    /** JSON Schema of the result's structuredContent: an object schema, as MCP requires. */
+    output: z.record(z.string(), z.unknown()).refine((schema) => schema.type === "object", "an output schema has \"type\": \"object\"").optional(),
+    annotations: z.strictObject({
+      title: z.string().max(200).optional(),
+      readOnlyHint: z.boolean().optional(),
+      destructiveHint: z.boolean().optional(),
+      idempotentHint: z.boolean().optional(),
+      openWorldHint: z.boolean().optional(),
+    }).optional(),
+    /** "job": a call enqueues a job of the function (its job handler gets the arguments). */
+    mode: z.enum(["call", "job"]).optional(),
+    /** A job-mode call's wait for the job before it answers with the job's id instead. */
+    waitMs: z.number().int().min(0).max(300_000).optional(),
+  }).superRefine((tool, ctx) => {
+    if (tool.input !== undefined && tool.input.type !== undefined && tool.input.type !== "object") ctx.addIssue({ code: "custom", path: ["input"], message: "an input schema describes the arguments object: \"type\": \"object\"" });
+    for (const field of ["input", "output"] as const) {
+      const schema = tool[field];
+      if (schema === undefined) continue;
+      try {
+        compileSchema(schema);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", path: [field], message: `not a JSON Schema this node can use: ${(error as Error).message.slice(0, 300)}` });
+      }
+    }
   }).optional(),
 });
 

@@ -5,7 +5,7 @@ import { EgressPolicy } from "../capabilities/egress.ts";
 import { secretPins, type SecretPin } from "../capabilities/secret-pins.ts";
 import type { Db } from "../db/connect.ts";
 import { secretNames, type Manifest, type ResolvedLimits } from "./manifest.ts";
-import { getFunction, getVersion } from "./store.ts";
+import { getFunction, getVersion, type VersionRow } from "./store.ts";
 import { StackMapper } from "./source-map.ts";
 
 export const FUNCTIONS_CHANNEL = "functions";
@@ -22,6 +22,8 @@ export interface ActiveFunction {
   secretNames: string[];
   pins: SecretPin[];
   image: FunctionImage;
+  /** The handlers its module exports (read at deploy; empty for versions deployed before that was kept). */
+  handlers: string[];
   /** Maps guest stacks to the author's sources (when the deploy sent a source map). */
   stacks: StackMapper;
 }
@@ -92,7 +94,7 @@ export class FunctionRegistry {
   private async load(tenant: string, name: string): Promise<ActiveFunction | undefined> {
     const fn = await getFunction(this.db.orm, tenant, name);
     const row = fn && (await getVersion(this.db.orm, tenant, name, fn.activeVersion));
-    const value = row && this.resolve(tenant, name, row.version, row.code, row.manifest, row.sourceMap);
+    const value = row && this.resolve(tenant, name, row);
     // Requests for made-up names must not grow the cache without bound.
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(`${tenant}/${name}`, { value, expires: Date.now() + (value ? TTL_MS : MISS_TTL_MS) });
@@ -104,7 +106,7 @@ export class FunctionRegistry {
     return { ...this.defaults, ...manifest.limits };
   }
 
-  private resolve(tenant: string, name: string, version: number, code: string, manifest: Manifest, sourceMap: string | null): ActiveFunction {
+  private resolve(tenant: string, name: string, { version, code, manifest, sourceMap, handlers }: VersionRow): ActiveFunction {
     const limits = this.limitsOf(manifest);
     return {
       tenant,
@@ -117,6 +119,7 @@ export class FunctionRegistry {
       secretNames: secretNames(manifest),
       pins: secretPins(manifest),
       image: { key: imageKey(tenant, name, version), code, filename: moduleFilename(tenant, name), limits },
+      handlers,
       stacks: new StackMapper(sourceMap),
     };
   }

@@ -53,15 +53,15 @@ export async function listFunctions(db: Database, tenant: string): Promise<Funct
   return db.select().from(functions).where(eq(functions.tenant, tenant)).orderBy(functions.name);
 }
 
-/** The functions with what their serving versions offer: handlers, and the tool's description. */
-export async function listServing(db: Database, tenant: string): Promise<(FunctionRow & { handlers: string[]; tool?: { description: string } })[]> {
+/** The functions with what their serving versions offer: handlers, and the MCP tool. */
+export async function listServing(db: Database, tenant: string): Promise<(FunctionRow & { handlers: string[]; tool?: NonNullable<Manifest["tool"]> })[]> {
   const rows = await db.select({ fn: functions, handlers: functionVersions.handlers, manifest: functionVersions.manifest })
     .from(functions)
     .innerJoin(functionVersions, and(eq(functionVersions.tenant, functions.tenant), eq(functionVersions.name, functions.name), eq(functionVersions.version, functions.activeVersion)))
     .where(eq(functions.tenant, tenant)).orderBy(functions.name);
   return rows.map(({ fn, handlers, manifest }) => {
     const tool = (manifest as Manifest).tool;
-    return { ...fn, handlers: handlers ?? [], ...(tool ? { tool: { description: tool.description } } : {}) };
+    return { ...fn, handlers: handlers ?? [], ...(tool ? { tool } : {}) };
   });
 }
 

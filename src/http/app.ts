@@ -21,6 +21,7 @@ import { tenantRoutes } from "./tenants.ts";
 import { storableRequestText } from "./request-text.ts";
 import type { AppEnv } from "./app-env.ts";
 import { consoleRoutes } from "../console/routes.ts";
+import { mcpRoutes } from "../mcp/routes.ts";
 
 /** `around` runs first on every request (the embedder's request accounting). */
 export function createApp(services: Services, around: MiddlewareHandler): Hono<AppEnv> {
@@ -34,6 +35,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono<A
   if (services.config.console) app.route("/", consoleRoutes(services.sessions));
   app.route("/", metricsRoutes(services));
   app.route("/", functionRequestRoutes(services));
+  app.route("/", mcpRoutes(services));
   app.use("/hooks/*", storableRequestText);
   app.route("/", hookIntakeRoutes(services));
 

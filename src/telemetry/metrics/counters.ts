@@ -74,6 +74,8 @@ export interface ProcessStats {
 export interface MetricsSnapshot {
   http: HttpSeriesSnapshot[];
   attempts: [string, number][];
+  /** MCP tools/call answers by outcome. */
+  mcp: [string, number][];
   isolates?: PoolStats;
   runs?: RecorderStats;
   process: ProcessStats;
@@ -159,6 +161,7 @@ export class HttpSeriesSet {
 export class Metrics {
   private readonly http: HttpSeriesSet;
   private readonly attempts = new Map<string, number>();
+  private readonly mcp = new Map<string, number>();
   private readonly sources: MetricSources;
   private jobsRead: { at: number; gauges: Promise<QueueGauges | undefined> } | undefined;
 
@@ -185,6 +188,11 @@ export class Metrics {
     this.attempts.set(outcome, (this.attempts.get(outcome) ?? 0) + 1);
   }
 
+  /** One MCP tools/call answered: ok, error (isError), task (a task handle) or pending (a job still running). */
+  mcpCall(outcome: string): void {
+    this.mcp.set(outcome, (this.mcp.get(outcome) ?? 0) + 1);
+  }
+
   /** This process's metrics now, as plain data: what a worker sends for a node-wide scrape. */
   snapshot(): MetricsSnapshot {
     const memory = process.memoryUsage();
@@ -201,6 +209,7 @@ export class Metrics {
         count: s.count,
       })),
       attempts: [...this.attempts],
+      mcp: [...this.mcp],
       isolates: this.sources.isolates?.(),
       runs: this.sources.runs?.(),
       process: {

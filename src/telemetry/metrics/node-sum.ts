@@ -4,6 +4,7 @@ import { HttpSeriesSet, type MetricsSnapshot } from "./counters.ts";
 export interface Summed {
   http: HttpSeriesSet;
   attempts: Map<string, number>;
+  mcp: Map<string, number>;
 }
 
 /**
@@ -15,11 +16,13 @@ export function sumSnapshots(snapshots: readonly MetricsSnapshot[], maxSeries: n
   const http = new HttpSeriesSet(maxSeries);
   // A stable sort: one process's series with equal times keep their creation order.
   for (const series of snapshots.flatMap((s) => s.http).sort((a, b) => a.created - b.created)) http.add(series);
-  const attempts = new Map<string, number>();
-  for (const snapshot of snapshots) {
-    for (const [outcome, count] of snapshot.attempts) attempts.set(outcome, (attempts.get(outcome) ?? 0) + count);
-  }
-  return { http, attempts };
+  return { http, attempts: summedCounts(snapshots.map((s) => s.attempts)), mcp: summedCounts(snapshots.map((s) => s.mcp ?? [])) };
+}
+
+function summedCounts(lists: [string, number][][]): Map<string, number> {
+  const sum = new Map<string, number>();
+  for (const list of lists) for (const [key, count] of list) sum.set(key, (sum.get(key) ?? 0) + count);
+  return sum;
 }
 
 /** One figure summed over the processes' reports. */

@@ -15,6 +15,10 @@ export function renderNode(total: Summed, node: NodeSnapshots, jobs: QueueGauges
     out.family("isobox_job_attempts_total", "counter", "Job attempts the node's worker processes ended, by outcome (succeeded, failed, retry, sleep, released, cancelled).");
     for (const [outcome, count] of total.attempts) out.sample("isobox_job_attempts_total", { outcome }, count);
   }
+  if (total.mcp.size > 0) {
+    out.family("isobox_mcp_calls_total", "counter", "MCP tools/call answers, by outcome (ok, error, task, pending).");
+    for (const [outcome, count] of total.mcp) out.sample("isobox_mcp_calls_total", { outcome }, count);
+  }
   renderIsolates(out, node.snapshots);
   renderRuns(out, node.snapshots);
   renderProcess(out, node.snapshots);

@@ -19,7 +19,7 @@ export interface RunItem {
   attempt: number | null;
 }
 
-const TRIGGERS = ["http", "job", "cron", "webhook"];
+const TRIGGERS = ["http", "job", "cron", "webhook", "mcp"];
 const STATUSES = ["succeeded", "failed", "suspended"];
 const FILTERS = ["function", "trigger", "status", "since", "until", "job"] as const;
 
