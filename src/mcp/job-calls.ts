@@ -41,20 +41,27 @@ export async function enqueueCall(services: Services, served: ServedTool, args: 
 
 export interface Waiting {
   signal: AbortSignal;
-  /** Called whenever the job's status changes (progress notifications). */
-  onStatus?(job: JobRow): Promise<void>;
+  /** Called when the job's status changes, and every PROGRESS_EVERY_MS while it does not (progress notifications). */
+  onProgress?(job: JobRow): Promise<void>;
 }
+
+const PROGRESS_EVERY_MS = 1_000;
 
 /** The job once it has finished, or as it is when `waitMs` ran out (or the caller went away). */
 export async function waitForJob(db: Db, job: JobRow, waitMs: number, waiting: Waiting): Promise<JobRow> {
   const deadline = Date.now() + waitMs;
   let current = job;
+  let told = Date.now();
   for (let i = 0; !isFinished(current) && Date.now() < deadline && !waiting.signal.aborted; i++) {
     await sleep(Math.min(POLL_MS[Math.min(i, POLL_MS.length - 1)], deadline - Date.now()), waiting.signal);
     const read = await getJob(db, job.tenant, job.id);
     if (!read) break;
-    if (read.status !== current.status || read.attempts !== current.attempts) await waiting.onStatus?.(read);
+    const changed = read.status !== current.status || read.attempts !== current.attempts;
     current = read;
+    if (waiting.onProgress && (changed || Date.now() - told >= PROGRESS_EVERY_MS)) {
+      told = Date.now();
+      await waiting.onProgress(read);
+    }
   }
   return current;
 }

@@ -1,7 +1,7 @@
 // One tenant's MCP server, made per request (createMcpHandler serves each request, in either era,
 // from a fresh instance): tools/list, tools/call, and the tasks methods backed by jobs.
 import {
-  ProtocolError, ProtocolErrorCode, Server, TRACEPARENT_META_KEY,
+  MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, Server, TRACEPARENT_META_KEY,
   type CallToolResult, type JSONRPCRequest, type Result, type ServerContext,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
@@ -69,7 +69,8 @@ export function tenantServer(request: McpRequest): Server {
     if (result instanceof TaskAnswer) throw result;
     return result;
   });
-  server.setRequestHandler("tasks/get", { params: TaskParams }, async ({ taskId }) => {
+  server.setRequestHandler("tasks/get", { params: TaskParams }, async ({ taskId }, ctx) => {
+    requireTasks(era, ctx);
     const job = await taskJob(request, taskId);
     const task = taskOf(job, era, ttlOf(request));
     if (era === "legacy" || !isFinished(job)) return task as Result;
@@ -77,13 +78,24 @@ export function tenantServer(request: McpRequest): Server {
     const result = served ? await finishedResult(request.services.db, request.checks, served, job, era) : errorResult("ERR_NOT_FOUND", `The tool ${job.function} was deleted`, { jobId: job.id });
     return { ...task, result: { ...result, resultType: "complete" } } as Result;
   });
-  server.setRequestHandler("tasks/cancel", { params: TaskParams }, async ({ taskId }) => {
+  server.setRequestHandler("tasks/cancel", { params: TaskParams }, async ({ taskId }, ctx) => {
+    requireTasks(era, ctx);
     const job = await taskJob(request, taskId);
     const cancelled = await cancelJob(request.services.db, request.tenant, job.id);
+    if (cancelled) request.services.notifier.notify(cancelled);
+    // The 2026 extension acknowledges a cancel of a finished task too; the 2025 tasks refuse it.
+    if (era === "modern") return {} as Result;
     if (!cancelled) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${taskId} is ${job.status} and cannot be cancelled`);
-    request.services.notifier.notify(cancelled);
-    return (era === "legacy" ? taskOf(cancelled, era, ttlOf(request)) : {}) as Result;
+    return taskOf(cancelled, era, ttlOf(request)) as Result;
   });
+  if (era === "modern") {
+    // A job never waits for input, so there is nothing to update.
+    server.setRequestHandler("tasks/update", { params: TaskParams }, async ({ taskId }, ctx) => {
+      requireTasks(era, ctx);
+      const job = await taskJob(request, taskId);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${job.id} is not waiting for input`);
+    });
+  }
   // tasks/result is the 2025 vocabulary's: it waits for the task to end (the 2026 extension has none).
   if (era === "legacy") {
     server.setRequestHandler("tasks/result", { params: TaskParams }, async ({ taskId }, ctx) => {
@@ -118,19 +130,28 @@ async function answerCall(request: McpRequest, params: CallParams, ctx: ServerCo
 async function jobCall(request: McpRequest, served: ServedTool, args: unknown, params: CallParams, ctx: ServerContext, traceId: string | undefined): Promise<CallToolResult | TaskAnswer> {
   const { services, era } = request;
   const job = await enqueueCall(services, served, args, traceId);
-  const capabilities = ctx.mcpReq.envelope?.["io.modelcontextprotocol/clientCapabilities" as keyof typeof ctx.mcpReq.envelope];
-  if (wantsTask(era, params as Record<string, unknown>, capabilities)) {
+  if (wantsTask(era, params as Record<string, unknown>, clientCapabilities(ctx))) {
     const task = taskOf(job, era, ttlOf(request));
     return new TaskAnswer((era === "legacy" ? { task } : { resultType: "task", ...task }) as Result);
   }
   const progressToken = ctx.mcpReq._meta?.progressToken;
   let progress = 0;
-  const onStatus = progressToken === undefined ? undefined : async (now: JobRow) => {
+  const onProgress = progressToken === undefined ? undefined : async (now: JobRow) => {
     await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: ++progress, message: `job ${now.id} ${now.status}` } });
   };
-  const ended = await waitForJob(services.db, job, served.tool.waitMs ?? DEFAULT_WAIT_MS, { signal: ctx.mcpReq.signal, onStatus });
+  const ended = await waitForJob(services.db, job, served.tool.waitMs ?? DEFAULT_WAIT_MS, { signal: ctx.mcpReq.signal, onProgress });
   if (isFinished(ended)) return finishedResult(services.db, request.checks, served, ended, era);
   return pendingResult(ended, `${request.origin}/api/tenants/${encodeURIComponent(request.tenant)}/jobs/${ended.id}`, served);
+}
+
+function clientCapabilities(ctx: ServerContext): unknown {
+  return ctx.mcpReq.envelope?.["io.modelcontextprotocol/clientCapabilities" as keyof typeof ctx.mcpReq.envelope];
+}
+
+/** The 2026 tasks methods are for clients that declare the extension on the request (-32021 otherwise). */
+function requireTasks(era: Era, ctx: ServerContext): void {
+  if (era === "legacy" || wantsTask(era, {}, clientCapabilities(ctx))) return;
+  throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } } as never, `The tasks methods need the ${TASKS_EXTENSION} extension in the request's client capabilities`);
 }
 
 /** The job of a task: a job of this tenant started by an MCP call. */
