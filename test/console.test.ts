@@ -113,6 +113,28 @@ describe("console in a browser", () => {
     await page.getByRole("heading", { name: "greeter v2" }).waitFor();
   });
 
+  test("an MCP tool from its template: the tenant's MCP URL and tool list, and the tool called from its form", async () => {
+    await page.goto(`${t.url}/#/t/default/functions`);
+    const form = page.getByRole("form", { name: "New function" });
+    await form.getByLabel("Name").fill("word-count");
+    await form.getByLabel("Template").selectOption({ label: "MCP tool" });
+    await form.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("heading", { name: /word-count/ }).waitFor();
+    const tool = page.getByRole("form", { name: "Tool" });
+    await tool.getByLabel(/text/).fill("one two three");
+    await tool.getByRole("button", { name: "Call tool" }).click();
+    const result = tool.getByLabel("Tool result text");
+    await result.waitFor();
+    assert.deepEqual(JSON.parse(await result.innerText()), { words: 3, characters: 13 });
+    await tool.getByRole("link", { name: "Open the run" }).click();
+    await page.getByText("counted 3 words").waitFor();
+
+    await page.goto(`${t.url}/#/t/default/functions`);
+    const mcp = page.getByRole("region", { name: "MCP server" });
+    await mcp.getByText(`${t.url}/mcp/default`, { exact: true }).waitFor();
+    assert.ok(await mcp.getByRole("list", { name: "Tools" }).getByRole("link", { name: "word-count" }).isVisible());
+  });
+
   test("a syntax error is marked at its line and nothing is deployed; so is a bad manifest field", async () => {
     await openFunction("greeter");
     await setEditor(page, "Code", `export default {\n  fetch() {\n    return new Response("x";\n  },\n};\n`);

@@ -3,10 +3,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { json, startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
 import { eventually, waitForJob } from "./helpers/wait.ts";
@@ -173,7 +174,8 @@ describe("examples", () => {
       assert.equal(set.code, 0, set.stderr);
     }
     const manifest = join(dir, "summarize.json");
-    await writeFile(manifest, JSON.stringify({ routes: { auth: "key" }, fetch: { allow: [`http://127.0.0.1:${stubPort}/v1/*`] }, secrets: ["MODEL_API_KEY", "MODEL_API_URL"] }));
+    const shipped = JSON.parse(await readFile("examples/summarize-tool.json", "utf8"));
+    await writeFile(manifest, JSON.stringify({ ...shipped, fetch: { allow: [`http://127.0.0.1:${stubPort}/v1/*`] } }));
     const deployed = await cli(["deploy", "examples/summarize-tool.ts", "--manifest", manifest, "--json"], env);
     assert.equal(deployed.code, 0, deployed.stderr);
     const { url } = JSON.parse(deployed.stdout);
@@ -189,6 +191,18 @@ describe("examples", () => {
     assert.equal(call.authorization, "Bearer sk-test-secret-123");
     assert.equal(call.body.messages[1].content, "A long text about isolates.");
 
+    // The same function as an MCP tool, called by the official client: schemas from the manifest.
+    const client = new Client({ name: "examples-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/default`), { requestInit: { headers: { authorization: `Bearer ${t.admin}` } } }));
+    const listed = (await client.listTools()).tools.find((tool) => tool.name === "summarize-tool");
+    assert.deepEqual(listed?.outputSchema, shipped.tool.output);
+    const called = await client.callTool({ name: "summarize-tool", arguments: { text: "Another text." } });
+    assert.deepEqual(called.structuredContent, { summary: "A short summary." });
+    assert.equal(seen[earlier + 1].body.messages[1].content, "Another text.");
+    const tooLong = await client.callTool({ name: "summarize-tool", arguments: { text: "x".repeat(20_001) } });
+    assert.equal(tooLong._meta?.["isobox/code"], "ERR_INVALID_ARGUMENTS");
+    await client.close();
+
     // The shipped manifest allows only api.openai.com: the same call to the stub is refused unsent.
     const strict = await cli(["deploy", "examples/summarize-tool.ts", "--name", "summarize-strict", "--json"], env);
     assert.equal(strict.code, 0, strict.stderr);
@@ -197,6 +211,6 @@ describe("examples", () => {
     const error = (await json(denied)).error;
     assert.equal(error.code, "ERR_FUNCTION_THREW");
     assert.match(error.message, /^TypeError: ERR_FETCH_DENIED: 127\.0\.0\.1:\d+: not in the manifest's fetch\.allow/);
-    assert.equal(seen.length, earlier + 1, "nothing was sent");
+    assert.equal(seen.length, earlier + 2, "nothing was sent");
   });
 });

@@ -2,6 +2,7 @@
 // and SIGTERM that drains in-flight requests before exiting 0.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { json } from "./helpers/box.ts";
 import { startNode, type NodeProcess } from "./helpers/process.ts";
 import { eventually } from "./helpers/wait.ts";
@@ -42,6 +43,19 @@ test("a killed worker is replaced and the node keeps answering", { timeout: 120_
     assert.notDeepEqual(after, before);
     assert.match(node.output(), /died \(SIGKILL\); starting another/);
     assert.match(node.output(), /died \(SIGABRT\); starting another/);
+
+    // The banner names the MCP URL; with it and the token any MCP client reaches the tenant's tools.
+    assert.match(node.output(), new RegExp(`MCP: ${node.url}/mcp/<tenant>, e\\.g\\. ${node.url}/mcp/default`));
+    const tool = await fetch(`${node.url}/api/tenants/default/functions/echo`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ code: "export default { tool(input) { return { echoed: input } } }", manifest: { tool: { description: "Echo" } } }),
+    });
+    assert.equal(tool.status, 201);
+    const client = new Client({ name: "processes-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${node.url}/mcp/default`), { requestInit: { headers: { authorization: `Bearer ${node.token}` } } }));
+    assert.deepEqual((await client.callTool({ name: "echo", arguments: { a: 1 } })).structuredContent, { echoed: { a: 1 } });
+    await client.close();
   } finally {
     await node.stop();
   }

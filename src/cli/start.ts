@@ -86,6 +86,7 @@ async function supervise(options: StartOptions): Promise<void> {
     console.log(`Isobox listening on ${url} (${workers} worker${workers > 1 ? "s" : ""}, ${embedded ? `embedded database in ${config.dataDir}` : "Postgres"})`);
     console.log(adminTokenLine(token));
     if (config.console) console.log(`Console: ${url}/ (sign in with the admin token or a tenant's API key)`);
+    console.log(`MCP: ${url}/mcp/<tenant>, e.g. ${url}/mcp/default (Authorization: Bearer <the tenant's API key or the admin token>)`);
     if (demo && token.value) void deployExamples(url, token.value);
     else if (demo) console.error("isobox: --demo needs the admin token: set ISOBOX_ADMIN_TOKEN to the cluster's");
   });

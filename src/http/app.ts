@@ -22,6 +22,8 @@ import { storableRequestText } from "./request-text.ts";
 import type { AppEnv } from "./app-env.ts";
 import { consoleRoutes } from "../console/routes.ts";
 import { mcpRoutes } from "../mcp/routes.ts";
+import { SchemaChecks } from "../mcp/json-schema.ts";
+import { toolCallRoutes } from "./tool-calls.ts";
 
 /** `around` runs first on every request (the embedder's request accounting). */
 export function createApp(services: Services, around: MiddlewareHandler): Hono<AppEnv> {
@@ -35,7 +37,9 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono<A
   if (services.config.console) app.route("/", consoleRoutes(services.sessions));
   app.route("/", metricsRoutes(services));
   app.route("/", functionRequestRoutes(services));
-  app.route("/", mcpRoutes(services));
+  // Tools' compiled argument and result schemas, for MCP calls and the API's tool calls alike.
+  const toolSchemas = new SchemaChecks();
+  app.route("/", mcpRoutes(services, toolSchemas));
   app.use("/hooks/*", storableRequestText);
   app.route("/", hookIntakeRoutes(services));
 
@@ -46,6 +50,7 @@ export function createApp(services: Services, around: MiddlewareHandler): Hono<A
   api.route("/tenants", tenantRoutes(services));
   api.route("/tenants/:tenant/functions", functionRoutes(services));
   api.route("/tenants/:tenant/functions", functionInvokeRoutes(services));
+  api.route("/tenants/:tenant/functions", toolCallRoutes(services, toolSchemas));
   api.route("/tenants/:tenant", jobRoutes(services));
   api.route("/tenants/:tenant/runs", runRoutes(services));
   api.route("/tenants/:tenant/logs", logRoutes(services));

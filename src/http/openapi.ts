@@ -6,6 +6,7 @@ import { ManifestSchema } from "../functions/manifest.ts";
 import { CreateTenant, DeployFunction, EnqueueBody, Rollback, SetSecret, UpdateTenant } from "./schemas.ts";
 import type { AppEnv } from "./app-env.ts";
 import { InvokeBody } from "./function-invoke.ts";
+import { ToolCallBody } from "./tool-calls.ts";
 
 const json = (schema: z.ZodType) => ({ content: { "application/json": { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) } } });
 const error = { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
@@ -58,6 +59,9 @@ export function openApiDocument(): object {
       },
       "/api/tenants/{tenant}/functions/{name}/invoke": {
         post: operation("Send the function's fetch handler one request with the caller's credentials; always recorded as a run", [tenant, fn], { 200: ok("{status, headers, body | bodyBase64, durationMs, runId}") }, InvokeBody),
+      },
+      "/api/tenants/{tenant}/functions/{name}/tool-call": {
+        post: operation("Call the function's MCP tool as an MCP client would (arguments checked against tool.input; a job-mode tool waited for up to tool.waitMs)", [tenant, fn], { 200: ok("The MCP CallToolResult: content, structuredContent, isError, _meta") }, ToolCallBody),
       },
       "/api/tenants/{tenant}/functions/{name}/versions": {
         get: operation("List versions", [tenant, fn], { 200: ok("Versions") }),

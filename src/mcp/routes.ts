@@ -10,17 +10,18 @@ import { errorResponse } from "../http/errors.ts";
 import type { Services } from "../http/services.ts";
 import { NAME_PATTERN } from "../names.ts";
 import { getTenant } from "../tenancy/tenants.ts";
-import { SchemaChecks } from "./json-schema.ts";
+import type { SchemaChecks } from "./json-schema.ts";
 import { tenantServer } from "./server.ts";
 
 /** The tenant's handler: one per tenant, so a tenant's list-changed notifications reach its own listeners only. */
 class TenantHandlers {
   private readonly handlers = new Map<string, McpHttpHandler>();
   private readonly services: Services;
-  private readonly checks = new SchemaChecks();
+  private readonly checks: SchemaChecks;
 
-  constructor(services: Services) {
+  constructor(services: Services, checks: SchemaChecks) {
     this.services = services;
+    this.checks = checks;
     // A deploy, rollback or delete on any node (the registry hears them all).
     services.registry.onChange((tenant) => this.handlers.get(tenant)?.notify.toolsChanged());
   }
@@ -40,9 +41,9 @@ class TenantHandlers {
   }
 }
 
-export function mcpRoutes(services: Services): Hono<AppEnv> {
+export function mcpRoutes(services: Services, checks: SchemaChecks): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const handlers = new TenantHandlers(services);
+  const handlers = new TenantHandlers(services, checks);
   app.all("/mcp/:tenant", async (c) => {
     checkOrigin(c, services.config.mcpOrigins);
     const tenant = c.req.param("tenant");

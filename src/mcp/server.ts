@@ -5,27 +5,17 @@ import {
   type CallToolResult, type JSONRPCRequest, type Result, type ServerContext,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { IsoboxError } from "../errors.ts";
-import type { Services } from "../http/services.ts";
 import { cancelJob, getJob, type JobRow } from "../jobs/queue.ts";
 import { NAME_PATTERN } from "../names.ts";
-import { callTool, traceOf } from "./call.ts";
-import { DEFAULT_WAIT_MS, enqueueCall, finishedResult, isFinished, pendingResult, waitForJob } from "./job-calls.ts";
-import type { SchemaChecks } from "./json-schema.ts";
+import { finishedResult, isFinished, waitForJob } from "./job-calls.ts";
+import { callOutcome, runToolCall, type ToolCaller } from "./tool-call.ts";
 import { errorResult, type Era } from "./results.ts";
 import { RELATED_TASK, TASKS_EXTENSION, taskOf, wantsTask } from "./tasks.ts";
-import { listTools, servedTool, type ServedTool } from "./tools.ts";
+import { listTools, servedTool } from "./tools.ts";
 
 export const SERVER_INFO = { name: "isobox", version: "0.1.0" };
 
-export interface McpRequest {
-  services: Services;
-  checks: SchemaChecks;
-  tenant: string;
-  /** The node's origin as the client reached it (status URLs, a fetch handler's request URL). */
-  origin: string;
-  era: Era;
-}
+export type McpRequest = ToolCaller;
 
 /**
  * The SDK checks every tools/call answer against CallToolResult, which a task handle is not (in
@@ -65,7 +55,6 @@ export function tenantServer(request: McpRequest): Server {
   server.setRequestHandler("tools/list", async () => ({ tools: await listTools(request.services.db, request.tenant) }));
   server.setRequestHandler("tools/call", async (call, ctx) => {
     const result = await answerCall(request, call.params as CallParams, ctx);
-    request.services.metrics.mcpCall(result instanceof TaskAnswer ? "task" : result.isError ? "error" : result._meta?.["isobox/status"] ? "pending" : "ok");
     if (result instanceof TaskAnswer) throw result;
     return result;
   });
@@ -108,40 +97,25 @@ export function tenantServer(request: McpRequest): Server {
   return server;
 }
 
-type CallParams = { name: string; arguments?: Record<string, unknown>; task?: unknown; _meta?: Record<string, unknown> };
+type CallParams = { name: string; arguments?: Record<string, unknown>; task?: unknown };
 
 async function answerCall(request: McpRequest, params: CallParams, ctx: ServerContext): Promise<CallToolResult | TaskAnswer> {
   const { services, tenant, era } = request;
   const served = NAME_PATTERN.test(params.name) ? servedTool(await services.registry.get(tenant, params.name)) : undefined;
   if (!served) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${params.name.slice(0, 100)}`);
-  const args = params.arguments ?? {};
-  const problem = request.checks.get(`${served.fn.image.key}#input`, served.tool.input ?? { type: "object" })(args);
-  if (problem) return errorResult("ERR_INVALID_ARGUMENTS", `Invalid arguments for ${params.name}: ${problem}`, {});
-  const traceparent = typeof ctx.mcpReq._meta?.[TRACEPARENT_META_KEY] === "string" ? (ctx.mcpReq._meta[TRACEPARENT_META_KEY] as string) : undefined;
-  if (served.tool.mode !== "job") return callTool(services, request.checks, served, args, { era, traceparent, origin: request.origin });
-  try {
-    return await jobCall(request, served, args, params, ctx, traceOf(traceparent).callerTraceId);
-  } catch (error) {
-    if (error instanceof IsoboxError) return errorResult(error.code, error.message, {});
-    throw error;
-  }
-}
-
-async function jobCall(request: McpRequest, served: ServedTool, args: unknown, params: CallParams, ctx: ServerContext, traceId: string | undefined): Promise<CallToolResult | TaskAnswer> {
-  const { services, era } = request;
-  const job = await enqueueCall(services, served, args, traceId);
-  if (wantsTask(era, params as Record<string, unknown>, clientCapabilities(ctx))) {
-    const task = taskOf(job, era, ttlOf(request));
-    return new TaskAnswer((era === "legacy" ? { task } : { resultType: "task", ...task }) as Result);
-  }
-  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const meta = ctx.mcpReq._meta;
+  const traceparent = typeof meta?.[TRACEPARENT_META_KEY] === "string" ? (meta[TRACEPARENT_META_KEY] as string) : undefined;
+  const progressToken = meta?.progressToken;
   let progress = 0;
   const onProgress = progressToken === undefined ? undefined : async (now: JobRow) => {
     await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: ++progress, message: `job ${now.id} ${now.status}` } });
   };
-  const ended = await waitForJob(services.db, job, served.tool.waitMs ?? DEFAULT_WAIT_MS, { signal: ctx.mcpReq.signal, onProgress });
-  if (isFinished(ended)) return finishedResult(services.db, request.checks, served, ended, era);
-  return pendingResult(ended, `${request.origin}/api/tenants/${encodeURIComponent(request.tenant)}/jobs/${ended.id}`, served);
+  const asTask = wantsTask(era, params as Record<string, unknown>, clientCapabilities(ctx));
+  const answer = await runToolCall(request, served, params.arguments ?? {}, { traceparent, signal: ctx.mcpReq.signal, asTask, onProgress });
+  services.metrics.mcpCall(callOutcome(answer));
+  if ("result" in answer) return answer.result;
+  const task = taskOf(answer.task, era, ttlOf(request));
+  return new TaskAnswer((era === "legacy" ? { task } : { resultType: "task", ...task }) as Result);
 }
 
 function clientCapabilities(ctx: ServerContext): unknown {

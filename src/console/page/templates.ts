@@ -59,13 +59,13 @@ export default {
 };
 `;
 
-const mcpTool = `// A tool agents discover over MCP (POST /mcp/<tenant>): the manifest's "tool" describes it and
-// its input; a call arrives as POST / with the arguments as JSON.
+const mcpTool = `// A tool agents discover over MCP (POST /mcp/<tenant>): the manifest's "tool" describes it, and
+// the arguments reach tool() already checked against tool.input. What it returns is the result.
 export default {
-  async fetch(request: Request, env: Record<string, string>, ctx: any) {
-    const { text } = (await request.json()) as { text: string };
-    const words = text.split(/\\s+/).filter(Boolean);
-    return Response.json({ words: words.length, characters: text.length });
+  tool(input: { text: string }, env: Record<string, string>, ctx: any) {
+    const words = input.text.split(/\\s+/).filter(Boolean);
+    console.log("counted", words.length, "words");
+    return { words: words.length, characters: input.text.length };
   },
 };
 `;
@@ -88,6 +88,8 @@ export const TEMPLATES: Template[] = [
       tool: {
         description: "Count the words and characters of a text",
         input: { type: "object", properties: { text: { type: "string", description: "The text to count" } }, required: ["text"] },
+        output: { type: "object", properties: { words: { type: "integer" }, characters: { type: "integer" } }, required: ["words", "characters"] },
+        annotations: { readOnlyHint: true },
       },
     },
   },

@@ -47,7 +47,7 @@ function FunctionPage({ tenant, fn, path, reload }: { tenant: string; fn: Functi
       <Source fn={fn} path={path} reload={reload} />
       <Versions fn={fn} path={path} reload={reload} />
       <TestPanel tenant={tenant} fn={fn} path={path} />
-      {fn.manifest.tool?.input ? <ToolForm tenant={tenant} fn={fn} path={path} /> : null}
+      {fn.manifest.tool ? <ToolForm tenant={tenant} fn={fn} path={path} /> : null}
       {fn.handlers.includes("job") ? <Enqueue tenant={tenant} path={path} /> : null}
       {fn.manifest.schedules?.length ? <Triggers tenant={tenant} fn={fn} /> : null}
     </section>

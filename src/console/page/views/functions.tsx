@@ -23,6 +23,9 @@ export function FunctionsView({ tenant }: { tenant: string }) {
       <h1>Functions</h1>
       <NewFunction tenant={tenant} />
       <Loading loaded={list}>
+        {({ functions }) => <McpServer tenant={tenant} tools={functions.filter((fn) => fn.tool)} />}
+      </Loading>
+      <Loading loaded={list}>
         {({ functions }) => functions.length === 0 ? <p class="muted">No functions yet: create one from a template above.</p> : (
           <table>
             <thead><tr><th>Name</th><th>Version</th><th>Handlers</th><th>Last deploy</th><th>URL</th></tr></thead>
@@ -40,6 +43,28 @@ export function FunctionsView({ tenant }: { tenant: string }) {
           </table>
         )}
       </Loading>
+    </section>
+  );
+}
+
+/** The tenant's MCP endpoint, how a client is pointed at it, and the tools it lists. */
+function McpServer({ tenant, tools }: { tenant: string; tools: FunctionItem[] }) {
+  const url = `${location.origin}/mcp/${encodeURIComponent(tenant)}`;
+  const config = JSON.stringify({ mcpServers: { [tenant]: { type: "http", url, headers: { Authorization: "Bearer <tenant API key>" } } } }, null, 2);
+  return (
+    <section class="card" aria-label="MCP server">
+      <h2>MCP server</h2>
+      <p><code>{url}</code> <CopyButton text={url} label="Copy MCP URL" /></p>
+      <details>
+        <summary>Client configuration</summary>
+        <pre>{config}</pre>
+        <CopyButton text={config} label="Copy configuration" />
+      </details>
+      {tools.length === 0 ? <p class="muted">No tools yet: a function whose manifest has "tool" is one.</p> : (
+        <ul aria-label="Tools">
+          {tools.map((fn) => <li><a href={tenantHref(tenant, "functions", fn.name)}>{fn.name}</a> <span class="muted">{fn.tool!.description}</span></li>)}
+        </ul>
+      )}
     </section>
   );
 }

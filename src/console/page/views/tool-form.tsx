@@ -1,9 +1,17 @@
-// A form made from the tool's input schema (its top-level properties), sent the way an MCP call
-// reaches a function without a tool handler: POST / with the arguments as JSON.
+// A form made from the tool's input schema (its top-level properties), called as an MCP client
+// calls it (POST …/tool-call): the arguments checked, the tool handler (or fetch) run, a job-mode
+// tool waited for; the MCP result shown with its run or job.
 import { useState } from "hono/jsx/dom";
-import { api } from "../api.ts";
+import { api, ApiError } from "../api.ts";
+import { tenantHref } from "../route.ts";
 import type { FunctionDetail } from "./function.tsx";
-import { Outcome, type Answer } from "./test-panel.tsx";
+
+interface ToolResult {
+  content: { type: string; text?: string }[];
+  structuredContent?: unknown;
+  isError?: boolean;
+  _meta?: Record<string, string>;
+}
 
 interface PropertySchema {
   type?: string;
@@ -12,10 +20,10 @@ interface PropertySchema {
 }
 
 export function ToolForm({ tenant, fn, path }: { tenant: string; fn: FunctionDetail; path: string }) {
-  const schema = fn.manifest.tool.input as { properties?: Record<string, PropertySchema>; required?: string[] };
+  const schema = (fn.manifest.tool.input ?? {}) as { properties?: Record<string, PropertySchema>; required?: string[] };
   const properties = Object.entries(schema.properties ?? {});
   const [values, setValues] = useState<Record<string, string>>({});
-  const [outcome, setOutcome] = useState<{ answer?: Answer; error?: Error } | undefined>(undefined);
+  const [outcome, setOutcome] = useState<{ result?: ToolResult; error?: Error } | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const set = (name: string, value: string) => setValues((old) => ({ ...old, [name]: value }));
   const call = async (event: Event) => {
@@ -30,8 +38,7 @@ export function ToolForm({ tenant, fn, path }: { tenant: string; fn: FunctionDet
           : property.type === "boolean" ? text === "true"
           : property.type === "object" || property.type === "array" ? JSON.parse(text) : text;
       }
-      const answer = await api.post<Answer>(`${path}/invoke`, { method: "POST", path: "/", headers: { "content-type": "application/json" }, body: JSON.stringify(args) });
-      setOutcome({ answer });
+      setOutcome({ result: await api.post<ToolResult>(`${path}/tool-call`, { arguments: args }) });
     } catch (error) {
       setOutcome({ error: error as Error });
     } finally {
@@ -60,7 +67,24 @@ export function ToolForm({ tenant, fn, path }: { tenant: string; fn: FunctionDet
         </label>
       ))}
       <button type="submit" disabled={busy}>Call tool</button>
-      {outcome ? <Outcome tenant={tenant} {...outcome} /> : null}
+      {outcome ? <ToolOutcome tenant={tenant} {...outcome} /> : null}
     </form>
+  );
+}
+
+function ToolOutcome({ tenant, result, error }: { tenant: string; result?: ToolResult; error?: Error }) {
+  if (error) return <p class="error" role="alert">{error instanceof ApiError ? `${error.status} ${error.code}: ` : ""}{error.message}</p>;
+  if (!result) return null;
+  const meta = result._meta ?? {};
+  const text = result.content.map((block) => block.text ?? `(${block.type})`).join("\n");
+  return (
+    <div class="answer" aria-label="Tool result">
+      <p>
+        <strong class={result.isError ? "error" : "ok"}>{result.isError ? `Error ${meta["isobox/code"] ?? ""}` : "Result"}</strong>
+        {meta["isobox/runId"] ? <> · <a href={tenantHref(tenant, "runs", meta["isobox/runId"])}>Open the run</a></> : null}
+        {meta["isobox/jobId"] ? <> · <a href={tenantHref(tenant, "jobs", meta["isobox/jobId"])}>Open the job</a></> : null}
+      </p>
+      <pre class="body" aria-label="Tool result text">{result.structuredContent === undefined ? text : JSON.stringify(result.structuredContent, null, 2)}</pre>
+    </div>
   );
 }
