@@ -14,9 +14,11 @@ export interface LoadResult {
   non2xx: number;
 }
 
-export async function load(url: string, options: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
+export async function load(url: string, options: { connections: number; seconds: number; headers?: Record<string, string>; method?: string; body?: string }): Promise<LoadResult> {
   const args = [`${BENCH_DIR}node_modules/autocannon/autocannon.js`, "--json", "-c", String(options.connections), "-d", String(options.seconds)];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push("-H", `${name}=${value}`);
+  if (options.method) args.push("-m", options.method);
+  if (options.body !== undefined) args.push("-b", options.body);
   args.push(url);
   const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
   const result = JSON.parse(stdout);

@@ -1,5 +1,5 @@
 // npm run bench: every benchmark in one run on this machine, each table with its peer.
-// `npm run bench -- --quick` for a short run; `--only jobs` (or http, cold-start, webhooks, density) for one of them.
+// `npm run bench -- --quick` for a short run; `--only jobs` (or http, mcp, cold-start, webhooks, density) for one of them.
 import { cpus, totalmem } from "node:os";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,6 +9,7 @@ import { benchColdStart, EVICTING_MAX_ISOLATES } from "./cold-start.ts";
 import { benchDensity } from "./density.ts";
 import { benchHttp } from "./http.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchMcp } from "./mcp.ts";
 import { benchWebhooks } from "./webhooks.ts";
 import { ensurePeers } from "./peers.ts";
 import { workerdPackage } from "./workerd.ts";
@@ -58,6 +59,14 @@ if (wanted("http") || wanted("cold-start")) {
     await recorded.close();
     await unrecorded.close();
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+}
+if (wanted("mcp")) {
+  const recorded = await box(1);
+  try {
+    console.log(await benchMcp(recorded, { rounds: quick ? 1 : 3, seconds: quick ? 3 : 10, connections: 32 }));
+  } finally {
+    await recorded.close();
   }
 }
 // Measured in a fresh process and in workerd's, so this process's memory is not in it.

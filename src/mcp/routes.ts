@@ -44,6 +44,7 @@ class TenantHandlers {
 export function mcpRoutes(services: Services, checks: SchemaChecks): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const handlers = new TenantHandlers(services, checks);
+  const tenants = new KnownTenants(services);
   app.all("/mcp/:tenant", async (c) => {
     checkOrigin(c, services.config.mcpOrigins);
     const tenant = c.req.param("tenant");
@@ -51,11 +52,32 @@ export function mcpRoutes(services: Services, checks: SchemaChecks): Hono<AppEnv
     const principal = await services.auth.principal(c.req.header("authorization"));
     if (!principal) return unauthorized();
     assertReaches(principal, tenant);
-    if (!NAME_PATTERN.test(tenant) || !(await getTenant(services.db.orm, tenant))) throw new IsoboxError("ERR_NOT_FOUND", `No tenant ${tenant.slice(0, 80)}`);
+    // A tenant's key proves its tenant exists; the admin's calls are checked (a deleted tenant's keys go with it).
+    if (principal.kind === "admin" && !(await tenants.exists(tenant))) throw new IsoboxError("ERR_NOT_FOUND", `No tenant ${tenant.slice(0, 80)}`);
     return handlers.of(tenant).fetch(c.req.raw);
   });
   return app;
 }
+
+/** Whether a tenant exists, remembered for a few seconds (an MCP client calls often). */
+class KnownTenants {
+  private readonly known = new Map<string, number>();
+  private readonly services: Services;
+  constructor(services: Services) {
+    this.services = services;
+  }
+
+  async exists(tenant: string): Promise<boolean> {
+    if ((this.known.get(tenant) ?? 0) > Date.now()) return true;
+    if (!NAME_PATTERN.test(tenant) || !(await getTenant(this.services.db.orm, tenant))) return false;
+    if (this.known.size >= KNOWN_MAX) this.known.clear();
+    this.known.set(tenant, Date.now() + KNOWN_MS);
+    return true;
+  }
+}
+
+const KNOWN_MS = 5_000;
+const KNOWN_MAX = 10_000;
 
 function unauthorized(): Response {
   const response = errorResponse(new IsoboxError("ERR_UNAUTHORIZED", "Send Authorization: Bearer <the tenant's API key or the admin token>"));
