@@ -301,6 +301,38 @@ describe("MCP", () => {
     await client.close();
   });
 
+  test("hostile arguments and ids: 100,000-deep JSON, a NUL, over 1 MiB, a task id that is no UUID; nothing runs and nothing of the host shows", async () => {
+    const post = async (body: string) => {
+      const response = await fetch(mcpUrl, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body });
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      return JSON.parse(text.startsWith("event:") ? text.slice(text.indexOf("data: ") + 6) : text);
+    };
+    const runsBefore = (await t.api("GET", `/api/tenants/${tenant}/runs?function=summarize&limit=100`, undefined, key)).body.runs.length;
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    for (const [name, args, code] of [
+      ["summarize", `{"text":"x","fail":${deep}}`, "ERR_BAD_REQUEST"],
+      ["slow-job", `{"n":${deep}}`, "ERR_BAD_REQUEST"],
+      ["slow-job", JSON.stringify({ n: "a\u0000b" }), "ERR_BAD_REQUEST"],
+      ["slow-job", `{"n":"\\ud800"}`, "ERR_BAD_REQUEST"],
+      ["summarize", JSON.stringify({ text: "x".repeat(1_100_000) }), "ERR_BODY_TOO_LARGE"],
+    ] as const) {
+      const answer = await post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"${name}","arguments":${args}}}`);
+      assert.equal(answer.result?.isError, true, JSON.stringify(answer).slice(0, 300));
+      assert.equal(answer.result._meta["isobox/code"], code);
+      assert.match(answer.result.content[0].text, /arguments/);
+    }
+    const runsAfter = (await t.api("GET", `/api/tenants/${tenant}/runs?function=summarize&limit=100`, undefined, key)).body.runs.length;
+    assert.equal(runsAfter, runsBefore, "no run for refused arguments");
+    const jobs = await t.api("GET", `/api/tenants/${tenant}/jobs?function=slow-job&status=queued`, undefined, key);
+    assert.equal(jobs.body.jobs.length, 0, "no job for refused arguments");
+    for (const taskId of ["\u0000", "x".repeat(90), "'; select 1 --"]) {
+      const answer = await post(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tasks/get", params: { taskId } }));
+      assert.equal(answer.error?.code, -32602, JSON.stringify(answer));
+      assert.equal(answer.error.message, `No task ${JSON.stringify(taskId)}`, "nothing of the host shows");
+    }
+  });
+
   test("deploy refuses a tool whose schema cannot be used or whose handler is missing", async () => {
     const cases: [unknown, string, RegExp][] = [
       [{ description: "x", input: { type: "object", properties: { a: { type: "string", pattern: "(a)\\1" } } } }, JOB_TOOL.replace("job(", "tool("), /backreferences/],

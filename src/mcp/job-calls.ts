@@ -5,7 +5,7 @@ import type { CallToolResult } from "@modelcontextprotocol/server";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import type { Services } from "../http/services.ts";
-import { enqueue, payloadJson } from "../jobs/enqueue.ts";
+import { enqueue } from "../jobs/enqueue.ts";
 import { getJob, type JobRow } from "../jobs/queue.ts";
 import { listRuns } from "../runs/store.ts";
 import type { SchemaChecks } from "./json-schema.ts";
@@ -24,10 +24,10 @@ export function isFinished(job: JobRow): boolean {
   return FINISHED.has(job.status);
 }
 
-/** Enqueues the call's job (quotas apply to the call as to a request). */
+/** Enqueues the call's job (quotas apply to the call as to a request); its arguments were checked by runToolCall. */
 export async function enqueueCall(services: Services, served: ServedTool, args: unknown, traceId: string | undefined): Promise<JobRow> {
   const { fn } = served;
-  const payload = payloadJson(args ?? {}, "arguments");
+  const payload = JSON.stringify(args ?? {});
   await services.limiter.enter(fn.tenant);
   try {
     const { id } = await enqueue(services.db, fn, payload, {}, { trigger: "mcp", ...(traceId ? { traceId } : {}) });

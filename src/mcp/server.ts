@@ -28,22 +28,30 @@ class TaskAnswer {
   }
 }
 
+/**
+ * Answers a tools/call's TaskAnswer with its task handle. An error that is not the protocol's is
+ * logged and answered as "Internal error": its message (a database error's text, say) is the
+ * host's, not the client's.
+ */
 class TenantServer extends Server {
   protected override _wrapHandler(method: string, handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>): (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result> {
     const wrapped = super._wrapHandler(method, handler);
-    if (method !== "tools/call") return wrapped;
     return async (request, ctx) => {
       try {
         return await wrapped(request, ctx);
       } catch (error) {
         if (error instanceof TaskAnswer) return error.result;
-        throw error;
+        if (error instanceof ProtocolError) throw error;
+        console.error(`isobox: mcp ${method}: unexpected error`, error);
+        throw new ProtocolError(ProtocolErrorCode.InternalError, "Internal error");
       }
     };
   }
 }
 
 const TaskParams = z.looseObject({ taskId: z.string().max(100) });
+/** A task's id is its job's, a UUID: anything else names no task (and never reaches SQL). */
+const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 
 export function tenantServer(request: McpRequest): Server {
   const { era } = request;
@@ -130,8 +138,8 @@ function requireTasks(era: Era, ctx: ServerContext): void {
 
 /** The job of a task: a job of this tenant started by an MCP call. */
 async function taskJob(request: McpRequest, taskId: string): Promise<JobRow> {
-  const job = await getJob(request.services.db, request.tenant, taskId);
-  if (!job || job.trigger !== "mcp") throw new ProtocolError(ProtocolErrorCode.InvalidParams, `No task ${taskId.slice(0, 100)}`);
+  const job = UUID.test(taskId) ? await getJob(request.services.db, request.tenant, taskId) : undefined;
+  if (!job || job.trigger !== "mcp") throw new ProtocolError(ProtocolErrorCode.InvalidParams, `No task ${JSON.stringify(taskId.slice(0, 100))}`);
   return job;
 }
 

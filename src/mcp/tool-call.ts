@@ -6,6 +6,7 @@ import { IsoboxError } from "../errors.ts";
 import type { Services } from "../http/services.ts";
 import type { JobRow } from "../jobs/queue.ts";
 import { callTool, traceOf } from "./call.ts";
+import { payloadJson } from "../jobs/enqueue.ts";
 import { DEFAULT_WAIT_MS, enqueueCall, finishedResult, isFinished, pendingResult, waitForJob } from "./job-calls.ts";
 import type { SchemaChecks } from "./json-schema.ts";
 import { errorResult, type Era } from "./results.ts";
@@ -33,6 +34,13 @@ export interface CallOptions {
 export type CallAnswer = { result: CallToolResult } | { task: JobRow };
 
 export async function runToolCall(caller: ToolCaller, served: ServedTool, args: Record<string, unknown>, options: CallOptions): Promise<CallAnswer> {
+  // What a job's payload may be, for every mode: JSON of at most 1 MiB, 100 levels deep, storable.
+  try {
+    payloadJson(args, "arguments");
+  } catch (error) {
+    if (error instanceof IsoboxError) return { result: errorResult(error.code, error.message, {}) };
+    throw error;
+  }
   const problem = caller.checks.get(`${served.fn.image.key}#input`, served.tool.input ?? { type: "object" })(args);
   if (problem) return { result: errorResult("ERR_INVALID_ARGUMENTS", `Invalid arguments for ${served.fn.name}: ${problem}`, {}) };
   if (served.tool.mode !== "job") {
