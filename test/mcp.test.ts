@@ -359,4 +359,13 @@ describe("MCP", () => {
     assert.ok(results.some((r) => r._meta?.["isobox/code"] === "ERR_RATE_LIMITED"), JSON.stringify(results));
     await client.close();
   });
+
+  test("/metrics counts the calls by outcome", async () => {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    const count = (outcome: string) => Number(new RegExp(`^isobox_mcp_calls_total\\{outcome="${outcome}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    assert.ok(count("ok") >= 5, text.slice(0, 200));
+    assert.ok(count("error") >= 3);
+    assert.ok(count("task") >= 2, "the 2025 and 2026 tasks");
+    assert.ok(count("pending") >= 1, "the job that outlasted its wait");
+  });
 });
