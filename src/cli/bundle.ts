@@ -10,6 +10,8 @@ const GUEST_EXPORTS = fileURLToPath(new URL(`../jobs/retry-errors${extname(fileU
 export interface Bundle {
   code: string;
   sourceMap: string;
+  /** The local files the bundle read (absolute paths; packages under node_modules left out): what `isobox dev` watches. */
+  inputs: string[];
 }
 
 export async function bundleFunction(file: string): Promise<Bundle> {
@@ -33,11 +35,14 @@ export async function bundleFunction(file: string): Promise<Bundle> {
       sourcemap: "external",
       outdir: "out",
       logLevel: "silent",
+      metafile: true,
     });
     const js = result.outputFiles.find((f) => f.path.endsWith(".js"));
     const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
     if (!js) throw new CliError(`esbuild produced no JavaScript for ${file}`);
-    return { code: js.text, sourceMap: map?.text ?? "" };
+    const root = dirname(resolve(file));
+    const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.includes("node_modules/") && !input.includes(":")).map((input) => resolve(root, input));
+    return { code: js.text, sourceMap: map?.text ?? "", inputs };
   } catch (error) {
     if (error instanceof CliError) throw error;
     const first = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors?.[0];

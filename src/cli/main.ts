@@ -14,6 +14,7 @@ const USAGE = `Usage: isobox <command> [options]
 
 Commands:
   start [--port N] [--workers N] [--demo] [--data-dir DIR]   run an Isobox node
+  dev <file> [--name N] [--tenant T] [--port P] [--env-file F]   deploy, then redeploy on every save; logs and runs stream
   deploy <file> [--name N] [--tenant T] [--manifest FILE]    bundle and deploy a function
   invoke <name> [--tenant T] [--path /p] [-X METHOD] [-d DATA] [-H "K: V"]   call a function
   jobs [--tenant T] [--function F] [--status S] [--limit N]  list jobs with counts by status
@@ -64,6 +65,12 @@ async function run(argv: string[]): Promise<void> {
       const { values } = parse(rest, { port: { type: "string", short: "p" }, workers: { type: "string", short: "w" }, demo: { type: "boolean" }, "data-dir": { type: "string" } });
       const { start } = await import("./start.ts");
       return start({ port: int(values.port, "--port"), workers: int(values.workers, "--workers"), demo: values.demo, dataDir: values["data-dir"] });
+    }
+    case "dev": {
+      const { values, positionals } = parse(rest, { name: { type: "string" }, tenant: { type: "string" }, port: { type: "string", short: "p" }, "env-file": { type: "string" }, manifest: { type: "string" } });
+      if (positionals.length !== 1) throw new CliError("dev needs one file: isobox dev <file>", 2);
+      const { dev } = await import("./dev.ts");
+      return dev(positionals[0], { name: values.name, tenant: values.tenant, port: int(values.port, "--port"), envFile: values["env-file"], manifest: values.manifest });
     }
     case "deploy": {
       const { values, positionals } = parse(rest, { name: { type: "string" }, tenant: { type: "string" }, manifest: { type: "string" } });
