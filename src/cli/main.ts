@@ -8,7 +8,8 @@ import { listSecrets, rotateKey, setSecret } from "./secrets.ts";
 import { changeJob, enqueueJob, listJobs, showJob } from "./jobs.ts";
 import { listRuns, showRun } from "./runs.ts";
 import { showLogs } from "./logs.ts";
-import { changeSchedule, listDeliveries, listHooks, listSchedules, replayDelivery } from "./schedules.ts";
+import { changeSchedule, listSchedules } from "./schedules.ts";
+import { listDeliveries, listHooks, replayDelivery, sendDelivery } from "./hooks.ts";
 
 const USAGE = `Usage: isobox <command> [options]
 
@@ -30,6 +31,7 @@ Commands:
   hooks [--tenant T]                                          each webhook's URL to paste into the provider
   hooks events [--function F] [--status accepted|rejected]    deliveries, with why rejected ones were refused
   hooks replay <event id>                                     run a delivery again
+  hooks send <function> <hook> [--payload JSON|@file]         a test delivery signed as the hook's provider signs
   secrets set <NAME> [--tenant T] [--value V]                 set a secret (value from stdin by default)
   secrets list [--tenant T]                                   list secret names
   secrets rotate-key                                          re-encrypt every secret under a new master key
@@ -123,12 +125,13 @@ async function run(argv: string[]): Promise<void> {
     }
     case "hooks": {
       const [sub, ...more] = rest[0]?.startsWith("-") || rest.length === 0 ? ["list", ...rest] : rest;
-      const { values, positionals } = parse(more, { tenant: { type: "string" }, function: { type: "string" }, status: { type: "string" } });
+      const { values, positionals } = parse(more, { tenant: { type: "string" }, function: { type: "string" }, status: { type: "string" }, payload: { type: "string" } });
       const out = output(!!values.json);
       if (sub === "list" && positionals.length === 0) return listHooks(apiClient(), out, values);
+      if (sub === "send" && positionals.length === 2) return sendDelivery(apiClient(), out, positionals[0], positionals[1], values);
       if (sub === "events" && positionals.length === 0) return listDeliveries(apiClient(), out, values);
       if (sub === "replay" && positionals.length === 1) return replayDelivery(apiClient(), out, positionals[0], values);
-      throw new CliError("usage: isobox hooks | hooks events | hooks replay <event id>", 2);
+      throw new CliError("usage: isobox hooks | hooks events | hooks replay <event id> | hooks send <function> <hook> [--payload JSON|@file]", 2);
     }
     case "secrets": {
       const [sub, ...more] = rest;

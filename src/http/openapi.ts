@@ -7,6 +7,7 @@ import { CreateTenant, DeployFunction, EnqueueBody, Rollback, SetSecret, UpdateT
 import type { AppEnv } from "./app-env.ts";
 import { InvokeBody } from "./function-invoke.ts";
 import { ToolCallBody } from "./tool-calls.ts";
+import { SendBody } from "./webhooks.ts";
 
 const json = (schema: z.ZodType) => ({ content: { "application/json": { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) } } });
 const error = { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
@@ -105,6 +106,9 @@ export function openApiDocument(): object {
       }])),
       "/api/tenants/{tenant}/webhooks": {
         get: operation("The tenant's webhooks with the URL to give each provider", [tenant], { 200: ok("{webhooks}") }),
+      },
+      "/api/tenants/{tenant}/webhooks/{function}/{hook}/send": {
+        post: operation("Send the hook a test delivery signed as its provider signs, with the stored secret, through the intake's verification", [tenant, { name: "function", in: "path", required: true, schema: { type: "string" } }, { name: "hook", in: "path", required: true, schema: { type: "string" } }], { 202: ok("{eventId, jobId}") }, SendBody),
       },
       "/api/tenants/{tenant}/webhooks/events": {
         get: operation("Webhook deliveries, accepted and rejected, newest first", [tenant, ...query("function", "hook", "status", "limit", "cursor")], { 200: ok("{events, nextCursor}") }),

@@ -8,6 +8,10 @@ import { listFunctions } from "../functions/store.ts";
 import { enqueue } from "../jobs/enqueue.ts";
 import { getEvent, listEvents, type EventRow } from "../webhooks/events.ts";
 import { MAX_WEBHOOK_BYTES, receive, storedHeaders, UNSTORED_HEADERS, webhookPayload } from "../webhooks/intake.ts";
+import { usableKeys } from "../webhooks/keys.ts";
+import { samplePayload, signedHeaders } from "../webhooks/sign.ts";
+import { payloadJson } from "../jobs/enqueue.ts";
+import { readJson } from "./json.ts";
 import { WebhookRejected } from "../webhooks/signature.ts";
 import { scopedTenant } from "./auth.ts";
 import { queryCursor } from "./cursor.ts";
@@ -25,6 +29,8 @@ const EventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().optional(),
 });
+
+export const SendBody = z.strictObject({ payload: z.unknown().optional() });
 
 export function hookIntakeRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -99,6 +105,8 @@ function replayPayload(headers: Record<string, string>, body: string): string {
 export function webhookRoutes(services: Services): Hono<AppEnv> {
   const { db, registry } = services;
   const app = new Hono<AppEnv>();
+  // Refusals of test deliveries are stored within a budget of their own.
+  const budget = new RejectionBudget();
 
   // Every webhook of the tenant's functions, with the URL to give the provider.
   app.get("/", async (c) => {
@@ -133,6 +141,23 @@ export function webhookRoutes(services: Services): Hono<AppEnv> {
   };
 
   app.get("/events/:id", async (c) => c.json(eventView((await find(c)).event, true)));
+
+  // A test delivery signed as the hook's provider signs, with the stored secret, received through
+  // the intake's own path (verification included): `isobox hooks send`.
+  app.post("/:function/:hook/send", async (c) => {
+    const tenant = scopedTenant(c);
+    const fn = await registry.get(tenant, c.req.param("function"));
+    if (!fn) throw new IsoboxError("ERR_NOT_FOUND", `No function ${tenant}/${c.req.param("function")}`);
+    const hook = fn.manifest.webhooks?.find((h) => h.name === c.req.param("hook"));
+    if (!hook) throw new IsoboxError("ERR_NOT_FOUND", `Function ${tenant}/${fn.name} has no webhook ${c.req.param("hook")}`);
+    const { payload } = await readJson(c, SendBody);
+    const body = Buffer.from(payloadJson(payload === undefined ? samplePayload(hook.verify.scheme) : payload, "body.payload"));
+    const secret = (await services.secrets.env(tenant, [hook.verify.secret]))[hook.verify.secret];
+    const [key] = secret === undefined ? [] : usableKeys(hook.verify.scheme, secret);
+    if (!key) throw new IsoboxError("ERR_CONFLICT", `The secret ${hook.verify.secret} of tenant ${tenant} holds no signing key for scheme ${hook.verify.scheme}: set it with isobox secrets set ${hook.verify.secret}`);
+    const received = await receive(db, services.secrets, budget, fn, hook.name, signedHeaders(hook, key, body), body);
+    return c.json({ eventId: received.eventId, jobId: received.jobId }, 202);
+  });
 
   // Runs an accepted delivery again as a new job (the provider is not involved). The event keeps
   // pointing at the job its delivery started: a redelivery still answers with that one.
