@@ -100,7 +100,7 @@ describe("examples", () => {
     assert.match(shown.stdout, new RegExp(`^${id}\\s+research-agent\\s+succeeded`));
     const missing = await cli(["jobs", "show", "no-such-job"], env);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /no job no-such-job/);
+    assert.match(missing.stderr, /No job of tenant default starts with no-such-job/);
   });
 
   test("github-triage: isobox hooks shows the URL; a signed delivery is acknowledged, then posts to Slack once; schedules and replay from the CLI", async () => {

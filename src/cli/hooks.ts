@@ -2,6 +2,7 @@
 // replay, and a test delivery signed as the provider signs.
 import { readFile } from "node:fs/promises";
 import { tenantPath, type ApiClient } from "./client.ts";
+import { fullId } from "./ids.ts";
 import { CliError, type Output } from "./output.ts";
 
 interface Hook { function: string; hook: string; scheme: string; secret: string; url: string }
@@ -23,7 +24,8 @@ export async function listDeliveries(client: ApiClient, out: Output, options: { 
   out.result({ events }, lines.length ? lines.join("\n") : "No deliveries");
 }
 
-export async function replayDelivery(client: ApiClient, out: Output, id: string, options: { tenant?: string }): Promise<void> {
+export async function replayDelivery(client: ApiClient, out: Output, given: string, options: { tenant?: string }): Promise<void> {
+  const id = await fullId(client, options.tenant, "webhooks/events", given);
   const result = await client.request<{ eventId: string; jobId: string }>("POST", tenantPath(options.tenant, `/webhooks/events/${encodeURIComponent(id)}/replay`), {});
   out.result(result, `Replayed ${result.eventId}: job ${result.jobId}`);
 }

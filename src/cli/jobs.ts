@@ -1,5 +1,6 @@
 // isobox jobs: list, show, enqueue (optionally waiting for the result), cancel, retry.
 import { tenantPath, type ApiClient } from "./client.ts";
+import { fullId } from "./ids.ts";
 import { CliError, type Output } from "./output.ts";
 
 interface Job {
@@ -41,9 +42,15 @@ export async function listJobs(client: ApiClient, out: Output, options: { tenant
   out.result(page, [...page.jobs.map(line), page.jobs.length ? "" : `No jobs in ${tenant}`, counts].filter((l, i, all) => l || i === all.length - 1).join("\n"));
 }
 
-export async function showJob(client: ApiClient, out: Output, id: string, options: { tenant?: string }): Promise<void> {
-  const job = await client.request<Job>("GET", tenantPath(options.tenant ?? "default", `/jobs/${encodeURIComponent(id)}`));
-  out.result(job, details(job));
+interface Attempt { id: string; attempt?: number | null; status: string; startedAt: string; durationMs: number; error?: { code: string; message: string } | null }
+
+/** A job with each attempt: its run id, how it ended, and why it failed. */
+export async function showJob(client: ApiClient, out: Output, given: string, options: { tenant?: string }): Promise<void> {
+  const id = await fullId(client, options.tenant, "jobs", given);
+  const job = await client.request<Job>("GET", tenantPath(options.tenant, `/jobs/${encodeURIComponent(id)}`));
+  const { runs } = await client.request<{ runs: Attempt[] }>("GET", tenantPath(options.tenant, `/runs?job=${encodeURIComponent(id)}&limit=100`));
+  const attempts = runs.reverse().map((run) => `  attempt ${run.attempt ?? "?"}  run ${run.id}  ${run.status.padEnd(9)} ${Math.round(run.durationMs)} ms${run.error ? `  ${run.error.code}: ${run.error.message.split("\n")[0]}` : ""}`);
+  out.result({ ...job, attempts: runs }, [details(job), ...(attempts.length ? ["attempts", ...attempts] : [])].join("\n"));
 }
 
 export async function enqueueJob(client: ApiClient, out: Output, name: string, options: { tenant?: string; payload?: string; key?: string; delay?: string; wait?: boolean }): Promise<void> {
@@ -79,7 +86,8 @@ export async function enqueueJob(client: ApiClient, out: Output, name: string, o
   }
 }
 
-export async function changeJob(client: ApiClient, out: Output, action: "cancel" | "retry", id: string, options: { tenant?: string }): Promise<void> {
+export async function changeJob(client: ApiClient, out: Output, action: "cancel" | "retry", given: string, options: { tenant?: string }): Promise<void> {
+  const id = await fullId(client, options.tenant, "jobs", given);
   const job = await client.request<Job>("POST", tenantPath(options.tenant ?? "default", `/jobs/${encodeURIComponent(id)}/${action}`), {});
   out.result(job, `${action === "cancel" ? "Cancelled" : "Queued again"}: ${line(job)}`);
 }

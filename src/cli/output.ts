@@ -1,10 +1,13 @@
 // What the CLI prints: lines for people on stdout, progress on stderr, JSON with --json.
 
+/** A failure to print as one line (and a hint). Exit code 2 is a mistake in the command line. */
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  readonly hint?: string;
+  constructor(message: string, exitCode = 1, hint?: string) {
     super(message);
     this.exitCode = exitCode;
+    this.hint = hint;
   }
 }
 

@@ -1,6 +1,7 @@
 // isobox runs: what ran and how it ended; isobox runs show <id>: one run as a timeline of its
 // steps, then its error (on the author's source lines) and its logs.
 import { tenantPath, type ApiClient } from "./client.ts";
+import { fullId } from "./ids.ts";
 import { showFields, type LogLine, type Output } from "./output.ts";
 
 interface Run {
@@ -43,16 +44,18 @@ function timeline(run: Run): string[] {
   });
 }
 
-type RunFilters = Partial<Record<"function" | "trigger" | "status" | "since" | "until" | "limit", string>>;
+type RunFilters = Partial<Record<"function" | "trigger" | "status" | "since" | "until" | "limit" | "job", string>>;
 
 export async function listRuns(client: ApiClient, out: Output, options: RunFilters & { tenant?: string }): Promise<void> {
   const query = new URLSearchParams();
-  for (const key of ["function", "trigger", "status", "since", "until", "limit"] as const) if (options[key]) query.set(key, options[key]!);
+  if (options.job) options = { ...options, job: await fullId(client, options.tenant, "jobs", options.job) };
+  for (const key of ["function", "trigger", "status", "since", "until", "limit", "job"] as const) if (options[key]) query.set(key, options[key]!);
   const page = await client.request<{ runs: Run[] }>("GET", tenantPath(options.tenant, `/runs?${query}`));
   out.result(page, page.runs.length ? page.runs.map(line).join("\n") : "No runs");
 }
 
-export async function showRun(client: ApiClient, out: Output, id: string, options: { tenant?: string }): Promise<void> {
+export async function showRun(client: ApiClient, out: Output, given: string, options: { tenant?: string }): Promise<void> {
+  const id = await fullId(client, options.tenant, "runs", given);
   const run = await client.request<Run>("GET", tenantPath(options.tenant, `/runs/${encodeURIComponent(id)}`));
   const memory = run.memoryBytes != null ? `  heap ${(run.memoryBytes / 1048576).toFixed(1)} MB` : "";
   const lines = [line(run), `trace ${run.traceId}${run.jobId ? `  job ${run.jobId}` : ""}  cpu ${ms(run.cpuMs)}${memory}`];

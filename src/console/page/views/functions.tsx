@@ -23,10 +23,9 @@ export function FunctionsView({ tenant }: { tenant: string }) {
       <h1>Functions</h1>
       <NewFunction tenant={tenant} />
       <Loading loaded={list}>
-        {({ functions }) => <McpServer tenant={tenant} tools={functions.filter((fn) => fn.tool)} />}
-      </Loading>
-      <Loading loaded={list}>
-        {({ functions }) => functions.length === 0 ? <p class="muted">No functions yet: create one from a template above.</p> : (
+        {({ functions }) => <>
+          <McpServer tenant={tenant} tools={functions.filter((fn) => fn.tool)} />
+          {functions.length === 0 ? <p class="muted">No functions yet: create one from a template above.</p> : (
           <table>
             <thead><tr><th>Name</th><th>Version</th><th>Handlers</th><th>Last deploy</th><th>URL</th></tr></thead>
             <tbody>
@@ -41,7 +40,8 @@ export function FunctionsView({ tenant }: { tenant: string }) {
               ))}
             </tbody>
           </table>
-        )}
+          )}
+        </>}
       </Loading>
     </section>
   );
