@@ -43,6 +43,14 @@ describe("manifest rules", () => {
     assert.ok(!list.allows("127.0.0.1", "9001"));
     assert.ok(list.allows("internal.tools", "443"));
   });
+  test("an operator's 127.0.0.1:P also opens localhost:P and [::1]:P, and the other way round; nothing else", () => {
+    const list = new PrivateAllowList("127.0.0.1:9000");
+    assert.ok(list.allows("localhost", "9000"));
+    assert.ok(list.allows("[::1]", "9000"));
+    assert.ok(!list.allows("localhost", "9001"));
+    assert.ok(new PrivateAllowList("localhost:9000").allows("127.0.0.1", "9000"));
+    assert.ok(!new PrivateAllowList("localhost:9000").allows("127.0.0.2", "9000"));
+  });
 });
 
 describe("guest fetch on loopback", () => {
@@ -125,7 +133,7 @@ describe("guest fetch on loopback", () => {
 
   const refusals: [string, string, RegExp][] = [
     ["not in fetch.allow", "http://stub.test:PORT/x", /not in the manifest's fetch\.allow/],
-    ["127.0.0.1, allowed by the manifest but not opened by the operator", "http://127.0.0.1:PORT/x", /127\.0\.0\.1 is a loopback/],
+    ["127.0.0.1, allowed by the manifest but not opened by the operator", "http://127.0.0.1:PORT/x", /127\.0\.0\.1 is a loopback address; the node's operator may open it with ISOBOX_EGRESS_ALLOW_PRIVATE=127\.0\.0\.1:\d+$/],
     ["localhost", "http://localhost:PORT/x", /localhost/],
     ["127.1", "http://127.1:PORT/x", /127\.0\.0\.1 is a loopback/],
     ["[::1]", "http://[::1]:PORT/x", /loopback/],
@@ -134,7 +142,7 @@ describe("guest fetch on loopback", () => {
     ["0177.0.0.1", "http://0177.0.0.1:PORT/x", /127\.0\.0\.1 is a loopback/],
     ["::ffff:127.0.0.1", "http://[::ffff:127.0.0.1]:PORT/x", /loopback/],
     ["0.0.0.0", "http://0.0.0.0:PORT/x", /unspecified/],
-    ["a name resolving to 10.0.0.1", "http://private.test:PORT/x", /resolves to 10\.0\.0\.1, a private address/],
+    ["a name resolving to 10.0.0.1", "http://private.test:PORT/x", /resolves to 10\.0\.0\.1, a private address; the node's operator may open it with ISOBOX_EGRESS_ALLOW_PRIVATE=private\.test:\d+/],
     ["a name resolving to the metadata address", "http://metadata.test/latest", /169\.254\.169\.254, a linkLocal/],
     ["the metadata address", "http://169.254.169.254/latest", /linkLocal/],
     ["a scheme other than http(s)", "file:///etc/passwd", /only http and https/],

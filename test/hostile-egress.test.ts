@@ -348,8 +348,8 @@ describe("guest fetch on loopback", () => {
     });
 
     const spellings: [string, RegExp][] = [
-      ["http://[::127.0.0.1]:PORT/x", /^ERR_FETCH_DENIED: \[::7f00:1\]:\d+: ::7f00:1 is a loopback address: IPv4-compatible 127\.0\.0\.1$/],
-      ["http://[::ffff:127.0.0.1]:PORT/x", /^ERR_FETCH_DENIED: \[::ffff:7f00:1\]:\d+: ::ffff:7f00:1 is a loopback address: IPv4-mapped 127\.0\.0\.1$/],
+      ["http://[::127.0.0.1]:PORT/x", /^ERR_FETCH_DENIED: \[::7f00:1\]:\d+: ::7f00:1 is a loopback address: IPv4-compatible 127\.0\.0\.1; the node's operator may open it with ISOBOX_EGRESS_ALLOW_PRIVATE=\[::7f00:1\]:\d+$/],
+      ["http://[::ffff:127.0.0.1]:PORT/x", /^ERR_FETCH_DENIED: \[::ffff:7f00:1\]:\d+: ::ffff:7f00:1 is a loopback address: IPv4-mapped 127\.0\.0\.1; the node's operator may open it with ISOBOX_EGRESS_ALLOW_PRIVATE=\[::ffff:7f00:1\]:\d+$/],
       ["http://[::ffff:0:127.0.0.1]:PORT/x", /IPv4-translated 127\.0\.0\.1/],
       ["http://[64:ff9b::127.0.0.1]:PORT/x", /NAT64 127\.0\.0\.1/],
       ["http://0x7f.1:PORT/x", /127\.0\.0\.1 is a loopback address/],

@@ -64,7 +64,12 @@ export class PrivateAllowList {
   }
   allows(host: string, port: string): boolean {
     const name = host.replace(/^\[|\]$/g, "").toLowerCase();
-    return this.entries.has(`${name}:${port}`) || this.entries.has(`${name}:*`) || this.entries.has(`[${name}]:${port}`);
+    return this.names(name).some((alias) => this.entries.has(`${alias}:${port}`) || this.entries.has(`${alias}:*`) || this.entries.has(`[${alias}]:${port}`));
+  }
+
+  /** The names the operator may have written for a host: localhost is 127.0.0.1 and ::1, and the other way round. */
+  private names(name: string): string[] {
+    return name === "localhost" || name === "127.0.0.1" || name === "::1" ? ["localhost", "127.0.0.1", "::1"] : [name];
   }
 }
 

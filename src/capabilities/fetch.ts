@@ -51,7 +51,7 @@ export class Fetcher {
         if (error || addresses.length === 0) return reject(new TypeError(`fetch failed: cannot resolve ${host}: ${error?.code ?? "no address"}`));
         for (const { address } of addresses) {
           const reason = blockedReason(address);
-          if (reason && !privateOk) return reject(new FetchDenied(host, `resolves to ${address}, a ${reason}`));
+          if (reason && !privateOk) return reject(new FetchDenied(host, `resolves to ${address}, a ${reason}${openWith(host, port)}`));
         }
         resolve(addresses[0].address);
       });
@@ -106,9 +106,9 @@ export class Fetcher {
     const privateOk = this.options.allowPrivate.allows(host, port);
     if (isIP(host)) {
       const reason = blockedReason(host);
-      if (reason && !privateOk) throw new FetchDenied(url.host, `${host} is a ${reason}`);
+      if (reason && !privateOk) throw new FetchDenied(url.host, `${host} is a ${reason}${openWith(host, port)}`);
     } else if (host === "localhost" || host.endsWith(".localhost")) {
-      if (!privateOk) throw new FetchDenied(url.host, "localhost is a loopback address");
+      if (!privateOk) throw new FetchDenied(url.host, `localhost is a loopback address${openWith(host, port)}`);
     }
   }
 
@@ -164,4 +164,9 @@ function asFetchError(url: URL, error: unknown): Error {
   if (cause instanceof FetchDenied) return cause;
   const message = error instanceof Error ? error.message : String(error);
   return new TypeError(`fetch failed: ${url.host}: ${message}`);
+}
+
+/** How the operator opens a private address to guests (the manifest cannot). */
+function openWith(host: string, port: string): string {
+  return `; the node's operator may open it with ISOBOX_EGRESS_ALLOW_PRIVATE=${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -48,10 +48,35 @@ export async function bundleFunction(file: string): Promise<Bundle> {
     const first = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors?.[0];
     if (first) {
       const at = first.location ? `${first.location.file}:${first.location.line}:${first.location.column}: ` : "";
-      throw new CliError(`${at}${first.text}`);
+      throw new CliError(`${at}${unresolvedHint(first.text) ?? first.text}`);
     }
     throw new CliError(`Cannot bundle ${file}: ${(error as Error).message}`);
   }
+}
+
+/** What the guest has instead of each Node built-in a function might reach for. */
+const WEB_INSTEAD: Record<string, string> = {
+  crypto: "use crypto.subtle, crypto.randomUUID and crypto.getRandomValues",
+  buffer: "use Uint8Array, TextEncoder/TextDecoder and atob/btoa",
+  http: "use fetch", https: "use fetch", net: "use fetch", dns: "use fetch",
+  url: "use URL and URLSearchParams", querystring: "use URLSearchParams", path: "use URL",
+  events: "use EventTarget", stream: "use ReadableStream", util: "use TextEncoder/TextDecoder and structuredClone",
+  timers: "use setTimeout and setInterval",
+  fs: "there is no file system: keep state in a job's steps or results, or call a storage API with fetch",
+  child_process: "a function cannot start processes",
+};
+
+/** An unresolved import said as what to do: a Node built-in is not in the sandbox, a package needs installing. */
+function unresolvedHint(text: string): string | undefined {
+  const name = /^Could not resolve "([^"]+)"/.exec(text)?.[1];
+  if (!name || name.startsWith(".") || name.startsWith("/")) return undefined;
+  const bare = name.replace(/^node:/, "");
+  if (name.startsWith("node:") || bare in WEB_INSTEAD) {
+    const instead = WEB_INSTEAD[bare] ?? WEB_INSTEAD[bare.split("/")[0]];
+    return `${name}: Node built-ins are not in the sandbox, which has Web APIs: ${instead ?? "fetch, crypto.subtle, TextEncoder, URL, streams"}`;
+  }
+  const pkg = name.startsWith("@") ? name.split("/").slice(0, 2).join("/") : name.split("/")[0];
+  return `${name}: the package ${pkg} is not installed: npm install ${pkg}`;
 }
 
 /** The manifest: --manifest, else <name>.json or <file>.json beside the file, else {}. */

@@ -24,11 +24,12 @@ export async function deployFile(client: ApiClient, out: Output, file: string, o
   const bundle = await bundleFunction(file);
   const { manifest, path } = await readManifest(file, options.manifest);
   out.progress(`Deploying ${tenant}/${name} (${formatBytes(bundle.code.length)}${path ? `, manifest ${path}` : ""})…`);
-  const deployed = await client.request<{ name: string; version: number; url: string }>(
+  const deployed = await client.request<{ name: string; version: number; url: string; warnings?: string[] }>(
     "PUT", tenantPath(tenant, `/functions/${encodeURIComponent(name)}`),
     { code: bundle.code, manifest, sourceMap: bundle.sourceMap || undefined },
   );
   const result = { ...deployed, bytes: bundle.code.length };
   out.result(result, `Deployed ${tenant}/${deployed.name} v${deployed.version} in ${Math.round(performance.now() - started)} ms → ${deployed.url}`);
+  if (!out.json) for (const warning of deployed.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
   return result;
 }

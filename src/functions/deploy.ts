@@ -5,7 +5,7 @@ import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
 import { getTenant } from "../tenancy/tenants.ts";
 import { checkName } from "../names.ts";
-import { parseManifest, type Manifest, type ResolvedLimits } from "./manifest.ts";
+import { parseManifest, secretNames, type Manifest, type ResolvedLimits } from "./manifest.ts";
 import { compileSource, type SourceLanguage } from "./compile-source.ts";
 import { StackMapper } from "./source-map.ts";
 import type { TenantLimiter } from "../tenancy/quotas.ts";
@@ -30,6 +30,8 @@ export interface DeployInput {
 export interface Deployed {
   name: string;
   version: number;
+  /** What will go wrong at run time though the deploy is fine (a secret the tenant does not have). */
+  warnings?: string[];
 }
 
 export async function deployFunction(db: Db, registry: FunctionRegistry, limiter: TenantLimiter, secrets: SecretStore, tenant: string, name: string, input: DeployInput): Promise<Deployed> {
@@ -47,7 +49,14 @@ export async function deployFunction(db: Db, registry: FunctionRegistry, limiter
   const version = await insertVersion(db.orm, tenant, name, { code, manifest, sourceMap, source, language, handlers });
   await replaceSchedules(db, tenant, name, manifest.schedules ?? []);
   await registry.changed(tenant, name);
-  return { name, version };
+  const warnings = await missingSecrets(secrets, tenant, manifest);
+  return { name, version, ...(warnings.length ? { warnings } : {}) };
+}
+
+/** The manifest's secrets the tenant does not have: env lacks them until they are set. */
+async function missingSecrets(secrets: SecretStore, tenant: string, manifest: Manifest): Promise<string[]> {
+  const have = new Set((await secrets.list(tenant)).map((secret) => secret.name));
+  return secretNames(manifest).filter((name) => !have.has(name)).map((name) => `manifest.secrets: tenant ${tenant} has no secret ${name} (env.${name} is undefined until it is set: isobox secrets set ${name})`);
 }
 
 /** Exactly one of code and source, each within size and storable (sourceMap too). */

@@ -58,7 +58,7 @@ function Source({ fn, path, reload }: { fn: FunctionDetail; path: string; reload
   const code = useRef<EditorHandle | null>(null);
   const manifest = useRef<EditorHandle | null>(null);
   const [language, setLanguage] = useState(fn.source.language);
-  const [result, setResult] = useState<{ ok: boolean; text: string } | undefined>(undefined);
+  const [result, setResult] = useState<{ ok: boolean; text: string; warnings?: string[] } | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const deploy = async () => {
     if (!code.current || !manifest.current) return;
@@ -77,8 +77,8 @@ function Source({ fn, path, reload }: { fn: FunctionDetail; path: string; reload
     }
     setBusy(true);
     try {
-      const deployed = await api.put<{ version: number }>(path, { source: code.current.text(), language, manifest: parsed });
-      setResult({ ok: true, text: `Deployed v${deployed.version}` });
+      const deployed = await api.put<{ version: number; warnings?: string[] }>(path, { source: code.current.text(), language, manifest: parsed });
+      setResult({ ok: true, text: `Deployed v${deployed.version}`, warnings: deployed.warnings });
       await reload();
     } catch (error) {
       markDeployError(error, code.current, manifest.current);
@@ -105,6 +105,7 @@ function Source({ fn, path, reload }: { fn: FunctionDetail; path: string; reload
         <Editor label="Manifest" text={pretty(fn.manifest)} language="json" handle={manifest} />
       </div>
       {result ? <p class={result.ok ? "ok" : "error"} role={result.ok ? "status" : "alert"}>{result.text}</p> : null}
+      {result?.warnings?.map((warning) => <p class="warning" role="note">Warning: {warning}</p>)}
     </div>
   );
 }
