@@ -3,6 +3,9 @@
 // and mistakes answered in one line with a hint.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startBox, type TestBox } from "./helpers/box.ts";
 import { cli } from "./helpers/cli.ts";
 import { waitForJob } from "./helpers/wait.ts";
@@ -66,6 +69,28 @@ describe("the CLI", () => {
     assert.match(await run("keys", "--tenant", name), new RegExp(created.id));
     assert.match(await run("keys", "revoke", created.id, "--tenant", name, "--yes"), /Revoked key/);
     assert.equal((await fetch(`${t.url}/api/tenants/${name}/functions`, { headers: { authorization: `Bearer ${created.apiKey}` } })).status, 401);
+  });
+
+  test("deploy says what will go wrong: a secret the tenant lacks warns; a Node built-in or a missing package says what to do", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "isobox-cli-"));
+    try {
+      await writeFile(join(dir, "needs.ts"), "export default { fetch(r: Request, env: Record<string, string>) { return new Response(env.NOPE_KEY ?? 'none') } }");
+      await writeFile(join(dir, "needs.json"), JSON.stringify({ secrets: ["NOPE_KEY"] }));
+      const deployed = await cli(["deploy", join(dir, "needs.ts"), "--tenant", tenant], env);
+      assert.equal(deployed.code, 0, deployed.stderr);
+      assert.match(deployed.stderr, new RegExp(`warning: manifest\\.secrets: tenant ${tenant} has no secret NOPE_KEY \\(env\\.NOPE_KEY is undefined until it is set: isobox secrets set NOPE_KEY\\)\n`));
+      const api = await t.api("PUT", `/api/tenants/${tenant}/functions/needs`, { code: "export default { fetch() { return new Response('x') } }", manifest: { secrets: ["NOPE_KEY"] } });
+      assert.deepEqual(api.body.warnings, [`manifest.secrets: tenant ${tenant} has no secret NOPE_KEY (env.NOPE_KEY is undefined until it is set: isobox secrets set NOPE_KEY)`]);
+      await writeFile(join(dir, "fs.ts"), 'import { readFileSync } from "node:fs";\nexport default { fetch() { return new Response(readFileSync("/etc/hostname")) } }');
+      const builtin = await cli(["deploy", join(dir, "fs.ts"), "--tenant", tenant], env);
+      assert.equal(builtin.code, 1);
+      assert.match(builtin.stderr, /isobox: fs\.ts:1:\d+: node:fs: Node built-ins are not in the sandbox, which has Web APIs: there is no file system/);
+      await writeFile(join(dir, "pkg.ts"), 'import pad from "left-pad-not-installed";\nexport default { fetch() { return new Response(pad("x")) } }');
+      const missing = await cli(["deploy", join(dir, "pkg.ts"), "--tenant", tenant], env);
+      assert.match(missing.stderr, /isobox: pkg\.ts:1:\d+: left-pad-not-installed: the package left-pad-not-installed is not installed: npm install left-pad-not-installed\n/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("each command's --help is its own; an unknown command or flag is one line and a hint", async () => {

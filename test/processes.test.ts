@@ -3,7 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { json } from "./helpers/box.ts";
+import { json, TEST_ADMIN_TOKEN, TEST_MASTER_KEY } from "./helpers/box.ts";
+import { cli } from "./helpers/cli.ts";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startNode, type NodeProcess } from "./helpers/process.ts";
 import { eventually } from "./helpers/wait.ts";
 
@@ -76,8 +83,24 @@ test("SIGTERM drains in-flight requests, then exits 0", { timeout: 120_000 }, as
     }
     const exit = await node.exited;
     assert.deepEqual(exit, { code: 0, signal: null });
+    assert.match(node.output(), /isobox: SIGTERM, draining\n[^]*isobox: stopped\n/);
     await assert.rejects(fetch(`${url}?ms=0`), "the port is closed after the drain");
   } finally {
     await node.stop();
+  }
+});
+
+test("a busy port is refused in one line that names --port and PORT", async () => {
+  const busy = createServer().listen(0, "0.0.0.0");
+  await once(busy, "listening");
+  const port = (busy.address() as AddressInfo).port;
+  const dataDir = await mkdtemp(join(tmpdir(), "isobox-busy-"));
+  try {
+    const result = await cli(["start", "--port", String(port), "--data-dir", dataDir], { ISOBOX_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ISOBOX_MASTER_KEY: TEST_MASTER_KEY });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, `isobox: Port ${port} is in use on 0.0.0.0: pass --port <another> or set PORT\n`);
+  } finally {
+    busy.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
 });

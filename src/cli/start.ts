@@ -16,7 +16,8 @@ import { consoleFiles } from "../console/assets.ts";
 import type { AdminToken } from "../cluster/admin-token.ts";
 import { apiClient } from "./client.ts";
 import { deployFile } from "./deploy.ts";
-import { output } from "./output.ts";
+import { CliError, output } from "./output.ts";
+import { createServer } from "node:net";
 
 export interface StartOptions extends ConfigInput {
   demo?: boolean;
@@ -36,9 +37,21 @@ export async function start(options: StartOptions): Promise<void> {
   else await runWorker(options);
 }
 
+/** Refuses a port that is taken, in one line, before any worker is started on it. */
+async function checkPort(port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => {
+      reject(error.code === "EADDRINUSE" ? new CliError(`Port ${port} is in use on ${host}: pass --port <another> or set PORT`) : error);
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
 async function supervise(options: StartOptions): Promise<void> {
   const { demo, ...overrides } = options;
   const config = loadConfig(overrides);
+  await checkPort(config.port, config.host);
   const embedded = !config.databaseUrl;
   // PGlite lives inside one process: the embedded database allows one worker.
   const workers = embedded ? 1 : config.workers || availableParallelism();
@@ -103,6 +116,7 @@ async function supervise(options: StartOptions): Promise<void> {
       if (Object.keys(cluster.workers ?? {}).length > 0) return;
       clearInterval(check);
       clearTimeout(deadline);
+      console.error("isobox: stopped");
       process.exit(0);
     }, 50);
   };
