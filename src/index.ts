@@ -8,3 +8,5 @@ export { IsoboxError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
 export type { Handler, Env, Context, ScheduledEvent, EnqueueOptions, JobInfo, JobStatus, Steps, Span, AttributeValue } from "./types.ts";
 export { NonRetriableError, RetryAfterError } from "./jobs/retry-errors.ts";
+export { bundleFunction } from "./cli/bundle.ts";
+export type { Bundle } from "./cli/bundle.ts";

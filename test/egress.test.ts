@@ -8,6 +8,7 @@ import { blockedReason } from "../src/capabilities/addresses.ts";
 import { EgressPolicy, FetchDenied, PrivateAllowList } from "../src/capabilities/egress.ts";
 import type { Lookup } from "../src/capabilities/fetch.ts";
 import { json, startBox, type TestBox } from "./helpers/box.ts";
+import { eventually } from "./helpers/wait.ts";
 
 describe("address classifier", () => {
   const blocked = ["127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
@@ -259,5 +260,35 @@ describe("guest fetch on loopback", () => {
     assert.deepEqual(await json(await fetch(fn)), { name: "TimeoutError" });
     for (let i = 0; i < 50 && !hits.includes("/hang closed"); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(hits.includes("/hang closed"), "the host closed the request");
+  });
+});
+
+describe("a failed fetch's stack", () => {
+  let t: TestBox;
+  before(async () => { t = await startBox(); });
+  after(async () => { await t.close(); });
+
+  test("shows the guest line that called fetch, in the author's source", async () => {
+    const { name: tenant } = await t.tenant();
+    const source = [
+      "export default {",
+      "  async fetch(): Promise<Response> {",
+      "    const answer = await fetch(\"https://not-allowed.example/data\");",
+      "    return answer;",
+      "  },",
+      "};",
+      "",
+    ].join("\n");
+    const deployed = await t.api("PUT", `/api/tenants/${tenant}/functions/caller`, { source, language: "ts", manifest: { routes: { auth: "public" } } });
+    assert.equal(deployed.status, 201, JSON.stringify(deployed.body));
+    const response = await fetch(deployed.body.url);
+    assert.equal(response.status, 500);
+    const { error } = await response.json() as { error: { runId: string; message: string } };
+    assert.match(error.message, /ERR_FETCH_DENIED: not-allowed\.example/);
+    const run = await eventually("the failed run", async () => {
+      const read = await t.api("GET", `/api/tenants/${tenant}/runs/${error.runId}`);
+      return read.status === 200 ? read.body : undefined;
+    });
+    assert.match(run.error.stack, /caller\.ts:3:\d+/, run.error.stack);
   });
 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,16 +16,15 @@ const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
 
 const HOST_APP = `
 import { Hono } from "hono";
-import { createIsobox } from "isobox";
+import { bundleFunction, createIsobox } from "isobox";
 
 const hostApp = new Hono();
 hostApp.get("/", (c) => c.text("host app"));
 const box = await createIsobox({ dataDir: process.env.DATA_DIR, databaseUrl: process.env.DATABASE_URL });
 hostApp.route("/agents", box.app);
-await box.deploy("default", "hello", {
-  code: "export default { fetch(request) { const u = new URL(request.url); return Response.json({ path: u.pathname, q: u.searchParams.get('q') }) } }",
-  manifest: { routes: { auth: "public" } },
-});
+// A TypeScript file with a local import, bundled as isobox deploy bundles it.
+const { code, sourceMap } = await bundleFunction("functions/hello.ts");
+await box.deploy("default", "hello", { code, sourceMap, manifest: { routes: { auth: "public" } } });
 const fn = await hostApp.request("/agents/fn/default/hello/some/path?q=42");
 const own = await hostApp.request("/");
 const health = await hostApp.request("/agents/healthz");
@@ -50,7 +49,7 @@ export default {
 } satisfies Handler;
 `;
 
-test("installed from the packed tarball, Isobox mounts in a host Hono app and its types check functions", { timeout: 300_000 }, async () => {
+test("installed from the packed tarball, Isobox mounts in a host Hono app, deploys a bundled .ts file, and its types check functions", { timeout: 300_000 }, async () => {
   const project = await mkdtemp(join(tmpdir(), "isobox-embed-"));
   try {
     await run("npm", ["pack", "--pack-destination", project, "--silent"], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
@@ -60,6 +59,9 @@ test("installed from the packed tarball, Isobox mounts in a host Hono app and it
     await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(project, tarball), "hono"], { cwd: project, maxBuffer: 64 * 1024 * 1024 });
 
     await writeFile(join(project, "main.js"), HOST_APP);
+    await mkdir(join(project, "functions"));
+    await writeFile(join(project, "functions", "answer.ts"), "export const answer = (request: Request): Response => { const u = new URL(request.url); return Response.json({ path: u.pathname, q: u.searchParams.get('q') }); };\n");
+    await writeFile(join(project, "functions", "hello.ts"), "import { answer } from './answer.ts';\nexport default { fetch: answer };\n");
     const { stdout } = await run(process.execPath, ["--no-node-snapshot", "main.js"], {
       cwd: project,
       env: { ...process.env, DATA_DIR: join(project, ".isobox"), ISOBOX_MASTER_KEY: TEST_MASTER_KEY, ISOBOX_ADMIN_TOKEN: TEST_ADMIN_TOKEN },

@@ -14,6 +14,9 @@ import type { WireRequest } from "../../protocol.ts";
 
 export async function fetch(input: Request | string | { toString(): string }, init?: RequestInit): Promise<Response> {
   if (arguments.length < 1) throw new TypeError("fetch: 1 argument required, but only 0 present.");
+  // Taken now, while the caller is on the stack: a failure answered later by the host shows the
+  // line that called fetch, not only the runtime's frames.
+  const caller = new Error("fetch");
   const request = new Request(input, init);
   const signal = request.signal;
   signal.throwIfAborted();
@@ -45,7 +48,7 @@ export async function fetch(input: Request | string | { toString(): string }, in
       },
       (error) => {
         undo();
-        reject(error);
+        reject(withCallerStack(error, caller));
       },
     );
   });
@@ -54,4 +57,11 @@ export async function fetch(input: Request | string | { toString(): string }, in
   fetchedResponse(response, { type: "basic" });
   setGuard(response.headers, "immutable");
   return response;
+}
+
+function withCallerStack(error: unknown, caller: Error): unknown {
+  if (!(error instanceof Error) || typeof caller.stack !== "string") return error;
+  const frames = caller.stack.split("\n").slice(1).join("\n");
+  error.stack = `${error.name}: ${error.message}\n${frames}`;
+  return error;
 }
