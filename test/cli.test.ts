@@ -93,6 +93,23 @@ describe("the CLI", () => {
     }
   });
 
+  test("deploy --check type-checks the file against isobox's Handler first: an error is file:line:column and nothing is deployed", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "isobox-check-"));
+    try {
+      await writeFile(join(dir, "typed.ts"), 'import type { Handler } from "isobox";\nexport default {\n  async fetch(request, env, ctx) { return ctx.notAThing; },\n} satisfies Handler;\n');
+      const bad = await cli(["deploy", join(dir, "typed.ts"), "--check", "--tenant", tenant], env);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /isobox: 1 type error, nothing deployed:\n\S*typed\.ts:3:\d+: Property 'notAThing' does not exist on type 'Context'\.\n/);
+      assert.equal((await t.api("GET", `/api/tenants/${tenant}/functions/typed`)).status, 404);
+      await writeFile(join(dir, "typed.ts"), 'import type { Handler } from "isobox";\nexport default {\n  async fetch(request, env, ctx) { return Response.json({ tenant: ctx.tenant }); },\n} satisfies Handler;\n');
+      const good = await cli(["deploy", join(dir, "typed.ts"), "--check", "--tenant", tenant], env);
+      assert.equal(good.code, 0, good.stderr);
+      assert.match(good.stdout, /Deployed \S+\/typed v1/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("each command's --help is its own; an unknown command or flag is one line and a hint", async () => {
     const help = await run("functions", "--help");
     assert.match(help, /^Usage:\n {2}isobox functions \[list\]/);

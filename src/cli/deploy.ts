@@ -7,6 +7,8 @@ export interface DeployOptions {
   name?: string;
   tenant?: string;
   manifest?: string;
+  /** Type-check the file against isobox's Handler first (with the project's TypeScript). */
+  check?: boolean;
 }
 
 export interface DeployResult {
@@ -20,6 +22,11 @@ export async function deployFile(client: ApiClient, out: Output, file: string, o
   const tenant = options.tenant ?? "default";
   const name = options.name ?? functionName(file);
   const started = performance.now();
+  if (options.check) {
+    out.progress(`Type-checking ${file}…`);
+    const { typeCheck } = await import("./type-check.ts");
+    await typeCheck(file);
+  }
   out.progress(`Bundling ${file}…`);
   const bundle = await bundleFunction(file);
   const { manifest, path } = await readManifest(file, options.manifest);

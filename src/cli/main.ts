@@ -63,11 +63,11 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   deploy: {
-    usage: ["deploy <file> [--name N] [--tenant T] [--manifest FILE]    bundle and deploy a function"],
-    options: { name: { type: "string" }, ...tenant, manifest: { type: "string" } },
+    usage: ["deploy <file> [--name N] [--tenant T] [--manifest FILE] [--check]   bundle and deploy a function (--check: type-check it first)"],
+    options: { name: { type: "string" }, ...tenant, manifest: { type: "string" }, check: { type: "boolean" } },
     async run(positionals, values, out) {
       if (positionals.length !== 1) wrong("deploy");
-      await deployFile(apiClient(), out, positionals[0], { name: str(values, "name"), tenant: str(values, "tenant"), manifest: str(values, "manifest") });
+      await deployFile(apiClient(), out, positionals[0], { name: str(values, "name"), tenant: str(values, "tenant"), manifest: str(values, "manifest"), check: values.check as boolean | undefined });
     },
   },
   functions: {
