@@ -3,6 +3,7 @@
 // second), a failure with its error's first line on the author's file:line.
 import { tenantPath, type ApiClient } from "./client.ts";
 import { showFields, type LogLine } from "./output.ts";
+import { serverEvents } from "./server-events.ts";
 
 const RUNS_EVERY_MS = 500;
 
@@ -79,19 +80,10 @@ export class DevStream {
       try {
         const response = await this.client.raw("GET", tenantPath(this.tenant, `/logs?${query}`), { headers: { accept: "text/event-stream" } });
         if (!response.ok || !response.body) throw new Error(String(response.status));
-        const decoder = new TextDecoder();
-        let buffer = "";
-        for await (const chunk of response.body) {
+        for await (const data of serverEvents(response.body)) {
           if (this.abort.signal.aborted) break;
-          buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-          let end: number;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
-            const data = buffer.slice(0, end).split("\n").filter((field) => field.startsWith("data:")).map((field) => field.slice(5).trimStart()).join("\n");
-            buffer = buffer.slice(end + 2);
-            if (!data) continue;
-            const line = JSON.parse(data) as LogLine & { runId: string };
-            this.print(`${line.level.padEnd(5)} [${line.runId.slice(0, 8)}] ${line.message}${showFields(line.fields)}`);
-          }
+          const line = JSON.parse(data) as LogLine & { runId: string };
+          this.print(`${line.level.padEnd(5)} [${line.runId.slice(0, 8)}] ${line.message}${showFields(line.fields)}`);
         }
       } catch {
         // Opened again below.

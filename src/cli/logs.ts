@@ -2,6 +2,7 @@
 // guest writes it, read from the API's server-sent events until interrupted.
 import { tenantPath, type ApiClient } from "./client.ts";
 import { CliError, showFields, type LogLine, type Output } from "./output.ts";
+import { serverEvents } from "./server-events.ts";
 
 interface Line extends LogLine { runId: string }
 
@@ -21,18 +22,7 @@ export async function showLogs(client: ApiClient, out: Output, fn: string, optio
   const response = await client.raw("GET", `${path}?${query}`, { headers: { accept: "text/event-stream" } });
   if (!response.ok || !response.body) throw new CliError(`Cannot follow the logs of ${fn}: ${response.status} ${await response.text()}`);
   out.progress(`Following ${fn} (Ctrl-C to stop)`);
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = event.split("\n").filter((field) => field.startsWith("data:")).map((field) => field.slice(5).trimStart()).join("\n");
-      if (!data) continue;
-      const line = JSON.parse(data) as Line;
-      process.stdout.write(out.json ? `${data}\n` : `${format(line)}\n`);
-    }
+  for await (const data of serverEvents(response.body)) {
+    process.stdout.write(out.json ? `${data}\n` : `${format(JSON.parse(data) as Line)}\n`);
   }
 }

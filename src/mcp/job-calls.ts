@@ -1,6 +1,7 @@
 // Job-mode tools (`tool.mode: "job"`): a call enqueues a job of the function (trigger "mcp"); the
 // job is the MCP task (durable across nodes and restarts, its id the task's id). A client that
 // cannot follow a task gets the result if the job ends within `tool.waitMs`, else the job's id.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import type { Db } from "../db/connect.ts";
 import { IsoboxError } from "../errors.ts";
@@ -9,7 +10,7 @@ import { enqueue } from "../jobs/enqueue.ts";
 import { getJob, type JobRow } from "../jobs/queue.ts";
 import { listRuns } from "../runs/store.ts";
 import type { SchemaChecks } from "./json-schema.ts";
-import { errorResult, valueResult, type CallMeta, type Era } from "./results.ts";
+import { errorResult, metaOf, valueResult, type CallMeta, type Era } from "./results.ts";
 import type { ServedTool } from "./tools.ts";
 
 export const DEFAULT_WAIT_MS = 25_000;
@@ -53,7 +54,8 @@ export async function waitForJob(db: Db, job: JobRow, waitMs: number, waiting: W
   let current = job;
   let told = Date.now();
   for (let i = 0; !isFinished(current) && Date.now() < deadline && !waiting.signal.aborted; i++) {
-    await sleep(Math.min(POLL_MS[Math.min(i, POLL_MS.length - 1)], deadline - Date.now()), waiting.signal);
+    // Aborted (the caller went away): the loop ends at its check.
+    await sleep(Math.max(0, Math.min(POLL_MS[Math.min(i, POLL_MS.length - 1)], deadline - Date.now())), undefined, { signal: waiting.signal }).catch(() => {});
     const read = await getJob(db, job.tenant, job.id);
     if (!read) break;
     const changed = read.status !== current.status || read.attempts !== current.attempts;
@@ -83,7 +85,7 @@ export function pendingResult(job: JobRow, statusUrl: string, served: ServedTool
   return {
     content: [{ type: "text", text: `The job ${job.id} is ${job.status}; follow it at ${statusUrl} (jobId ${job.id}, status ${job.status}).` }],
     ...(served.tool.output ? {} : { structuredContent: status }),
-    _meta: { "isobox/jobId": job.id, "isobox/traceId": job.traceId, "isobox/status": job.status },
+    _meta: { ...metaOf({ jobId: job.id, traceId: job.traceId }), "isobox/status": job.status },
   };
 }
 
@@ -95,16 +97,4 @@ async function attemptRun(db: Db, job: JobRow): Promise<string | undefined> {
     if (runs[0] || Date.now() >= until) return runs[0]?.id;
     await sleep(50);
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

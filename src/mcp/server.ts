@@ -71,9 +71,7 @@ export function tenantServer(request: McpRequest): Server {
     const job = await taskJob(request, taskId);
     const task = taskOf(job, era, ttlOf(request));
     if (era === "legacy" || !isFinished(job)) return task as Result;
-    const served = servedTool(await request.services.registry.get(request.tenant, job.function));
-    const result = served ? await finishedResult(request.services.db, request.checks, served, job, era) : errorResult("ERR_NOT_FOUND", `The tool ${job.function} was deleted`, { jobId: job.id });
-    return { ...task, result: { ...result, resultType: "complete" } } as Result;
+    return { ...task, result: { ...(await jobResult(request, job)), resultType: "complete" } } as Result;
   });
   server.setRequestHandler("tasks/cancel", { params: TaskParams }, async ({ taskId }, ctx) => {
     requireTasks(era, ctx);
@@ -97,8 +95,7 @@ export function tenantServer(request: McpRequest): Server {
   if (era === "legacy") {
     server.setRequestHandler("tasks/result", { params: TaskParams }, async ({ taskId }, ctx) => {
       const job = await waitForJob(request.services.db, await taskJob(request, taskId), Number.POSITIVE_INFINITY, { signal: ctx.mcpReq.signal });
-      const served = servedTool(await request.services.registry.get(request.tenant, job.function));
-      const result = served ? await finishedResult(request.services.db, request.checks, served, job, era) : errorResult("ERR_NOT_FOUND", `The tool ${job.function} was deleted`, { jobId: job.id });
+      const result = await jobResult(request, job);
       return { ...result, _meta: { ...result._meta, [RELATED_TASK]: { taskId } } } as Result;
     });
   }
@@ -134,6 +131,13 @@ function clientCapabilities(ctx: ServerContext): unknown {
 function requireTasks(era: Era, ctx: ServerContext): void {
   if (era === "legacy" || wantsTask(era, {}, clientCapabilities(ctx))) return;
   throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } } as never, `The tasks methods need the ${TASKS_EXTENSION} extension in the request's client capabilities`);
+}
+
+/** A finished task's result: its job's, as the tool's serving version shapes it. */
+async function jobResult(request: McpRequest, job: JobRow): Promise<CallToolResult> {
+  const served = servedTool(await request.services.registry.get(request.tenant, job.function));
+  if (!served) return errorResult("ERR_NOT_FOUND", `The tool ${job.function} was deleted`, { jobId: job.id });
+  return finishedResult(request.services.db, request.checks, served, job, request.era);
 }
 
 /** The job of a task: a job of this tenant started by an MCP call. */
