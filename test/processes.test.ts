@@ -25,7 +25,9 @@ async function deploySlow(node: NodeProcess): Promise<string> {
   const res = await fetch(`${node.url}/api/tenants/default/functions/slow`, {
     method: "PUT",
     headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ code: SLOW, manifest: { routes: { auth: "public" } } }),
+    // About workers and draining, not CPU limits: a cold worker's first call compiles the module,
+    // which on a saturated 2-core machine can pass the default 50 ms.
+    body: JSON.stringify({ code: SLOW, manifest: { routes: { auth: "public" }, limits: { cpuMs: 1000 } } }),
   });
   assert.equal(res.status, 201, await res.clone().text());
   return (await json(res)).url;
@@ -37,7 +39,7 @@ test("a killed worker is replaced and the node keeps answering", { timeout: 120_
     const url = await deploySlow(node);
     await eventually("every worker to serve", async () => node.workerPids().length === workers, 30_000);
     const before = node.workerPids();
-    assert.equal((await fetch(url)).status, 200);
+    await eventually("the function to answer", async () => (await fetch(url)).status === 200, 30_000);
 
     for (const signal of ["SIGKILL", "SIGABRT"] as const) {
       const victim = node.workerPids()[0];
@@ -72,7 +74,8 @@ test("SIGTERM drains in-flight requests, then exits 0", { timeout: 120_000 }, as
   const node = await startNode(["--workers", String(workers)], { ISOBOX_DRAIN_MS: "10000" });
   try {
     const url = await deploySlow(node);
-    assert.equal((await fetch(`${url}?ms=0`)).status, 200);
+    await eventually("every worker to serve", async () => node.workerPids().length === workers, 30_000);
+    await eventually("the function to answer", async () => (await fetch(`${url}?ms=0`)).status === 200, 30_000);
     const inflight = Promise.all([1, 2, 3].map(() => fetch(`${url}?ms=1500`).then(async (r) => [r.status, await json(r)] as const)));
     await new Promise((r) => setTimeout(r, 300));
     node.child.kill("SIGTERM");
